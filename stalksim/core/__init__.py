@@ -1,0 +1,10 @@
+"""The core: beanstalkd 1.12's state machine, with no clock and no I/O."""
+
+from stalksim.core.model import BURIED, DELAYED, DELETED, NEW, READY, RESERVED, Conn, Job, Tube
+from stalksim.core.server import U32, U64, Server
+from stalksim.core.state import SAFETY_MARGIN, SEC, Refused, name_ok
+
+__all__ = [
+    "Server", "Refused", "Conn", "Job", "Tube", "name_ok", "SEC", "SAFETY_MARGIN", "U32", "U64",
+    "READY", "RESERVED", "DELAYED", "BURIED", "NEW", "DELETED",
+]

@@ -1,0 +1,403 @@
+"""beanstalkd 1.12's state and its internal moves (the commands are in server.py).
+
+Every command takes the connection and `now` (integer nanoseconds) first. Before acting, the
+server runs every timer due at `now` in beanstalkd's tick order: delayed jobs mature (soonest
+first), expired pauses end, then connection timers fire (TTR expiry, DEADLINE_SOON,
+TIMED_OUT). Errors are raised as `Refused(word)`. A reserve that has to wait is answered
+later through `conn.on_reply(job, word)`.
+"""
+
+from __future__ import annotations
+
+from heapq import heappop, heappush
+from itertools import count
+
+from stalksim import replies as R
+from stalksim.core.model import BURIED, DELAYED, READY, RESERVED, Conn, Job, Tube
+from stalksim.core.ms import Ms
+
+SEC = 1_000_000_000
+SAFETY_MARGIN = SEC  # a connection is "deadline soon" 1 s before its soonest TTR deadline
+URGENT = 1024  # ready jobs with pri below this are "urgent"
+NEVER = 1 << 62
+NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-+/;.$_()")
+MAX_NAME = 200
+
+
+class Refused(Exception):
+    """The server answered with an error word instead of the command's success reply."""
+
+    def __init__(self, word: str) -> None:
+        super().__init__(word)
+        self.word = word
+
+
+def name_ok(name: str) -> bool:
+    """beanstalkd's tube name rule: 1-200 chars from NAME_CHARS, not starting with '-'."""
+    return 0 < len(name) <= MAX_NAME and name[0] != "-" and NAME_CHARS.issuperset(name)
+
+
+class State:
+    """Jobs, tubes, connections and timers; the commands live in `Server`."""
+
+    def __init__(self, *, max_job_size: int = 65535, now: int = 0,
+                 trace: list | None = None) -> None:
+        self.max_job_size = max_job_size
+        self.now = now
+        self.started_at = now
+        self.trace = trace
+        self.jobs: dict[int, Job] = {}
+        self.tubes: Ms[Tube] = Ms()
+        self.tube_by_name: dict[str, Tube] = {}
+        self.next_id = 1
+        self.conns: dict[int, Conn] = {}
+        self.total_connections = 0
+        self.ops: dict[str, int] = {}
+        self.job_timeouts = 0
+        self.total_jobs = 0
+        self.ready_n = 0
+        self.urgent_n = 0
+        self.reserved_n = 0
+        self.buried_n = 0
+        self.waiting_n = 0
+        self.draining = False
+        #: Host facts shown by `stats`; adapters fill them in (the core reads no system state).
+        self.info: dict[str, object] = {
+            "pid": 0, "id": "0000000000000000", "hostname": "stalksim", "os": "stalksim",
+            "platform": "python",
+        }
+        self.rusage = lambda: (0.0, 0.0)
+        self._timers: list[tuple[int, int, Conn]] = []
+        self._seq = count()
+        self._due = NEVER
+        self._paused: list[Tube] = []
+        self._waited: set[Tube] = set()  # tubes with at least one waiting connection
+        self.default = self._make_tube("default")
+        self.default.refs += 1  # default is never freed
+
+    # ---- clock ---------------------------------------------------------------------------
+    def next_due(self) -> int | None:
+        """When the next timer may fall due (ns), or None. May be early, never late."""
+        return None if self._due >= NEVER else self._due
+
+    def advance(self, now: int) -> None:
+        """Move the clock to `now` and run every timer due by then."""
+        if now > self.now:
+            self.now = now
+        if self.now >= self._due:
+            self._tick()
+
+    def _op(self, conn: Conn, now: int, name: str) -> None:
+        self.advance(now)
+        self.ops[name] = self.ops.get(name, 0) + 1
+
+    def _tick(self) -> None:
+        now = self.now
+        due = NEVER
+        while True:  # 1. delayed jobs, soonest first across tubes (tube order breaks ties)
+            best = None
+            for t in self.tubes:
+                if t.delayed_n:
+                    e = _top(t.delayed)
+                    if best is None or e[0] < best[0]:
+                        best = e
+            if best is None:
+                break
+            if best[0] > now:
+                due = best[0]
+                break
+            job = best[2]
+            heappop(job.tube.delayed)
+            job.tube.delayed_n -= 1
+            self._enqueue(job, 0, "delay-matured", "")
+        for t in list(self._paused):  # 2. pauses
+            if t.unpause_at <= now:
+                self._unpause(t)
+                self._process_queue()
+            elif t.unpause_at < due:
+                due = t.unpause_at
+        timers = self._timers  # 3. connection timers
+        while timers:
+            tickat, _, c = timers[0]
+            if c.timer is not timers[0]:
+                heappop(timers)
+                continue
+            if tickat > now:
+                due = min(due, tickat)
+                break
+            heappop(timers)
+            c.timer = None
+            self._conn_timeout(c)
+        self._due = due
+
+    def _unpause(self, t: Tube) -> None:
+        t.pause = 0
+        if t in self._paused:
+            self._paused.remove(t)
+        self._emit(0, t.name, "", "", "pause-ended", "")
+
+    # ---- tubes ---------------------------------------------------------------------------
+    def _make_tube(self, name: str) -> Tube:
+        t = Tube(name)
+        self.tubes.append(t)
+        self.tube_by_name[name] = t
+        return t
+
+    def _tube(self, name: str) -> Tube:
+        t = self.tube_by_name.get(name)
+        return t if t is not None else self._make_tube(name)
+
+    def _unref(self, t: Tube) -> None:
+        t.refs -= 1
+        if t.refs == 0:
+            self.tubes.remove(t)
+            del self.tube_by_name[t.name]
+            if t in self._paused:
+                self._paused.remove(t)
+
+    # ---- connections ---------------------------------------------------------------------
+    def connect(self, now: int, name: str | None = None) -> Conn:
+        """A new connection, using and watching `default`."""
+        self.advance(now)
+        self.total_connections += 1
+        c = Conn(self.total_connections, name or f"conn-{self.total_connections}")
+        self.conns[c.number] = c
+        t = self.default
+        c.use = t
+        t.using_n += 1
+        t.refs += 1
+        c.watch.append(t)
+        t.watching_n += 1
+        t.refs += 1
+        return c
+
+    def close(self, c: Conn, now: int) -> None:
+        """A closed socket or `quit`: reserved jobs go back to ready, no counter changes."""
+        if c.closed:
+            return
+        self.advance(now)
+        c.closed = True
+        del self.conns[c.number]
+        self._stop_waiting(c)
+        for job in list(c.reserved.values()):  # oldest reservation first
+            self._unreserve(c, job)
+            self._enqueue(job, 0, "connection-closed", c.name)
+        while c.watch.items:  # ms_clear deletes slot 0 repeatedly
+            t = c.watch.items[0]
+            c.watch._delete(0)
+            t.watching_n -= 1
+            self._unref(t)
+        c.use.using_n -= 1
+        self._unref(c.use)
+        c.timer = None
+
+    # ---- job movement --------------------------------------------------------------------
+    def _emit(self, job: int, tube: str, src: str, dst: str, cause: str, actor: str) -> None:
+        if self.trace is not None:
+            self.trace.append((self.now, job, tube, src, dst, cause, actor))
+
+    def _enqueue(self, job: Job, delay: int, cause: str, actor: str) -> None:
+        """Put a job into its tube's delayed heap (delay > 0, seconds) or ready heap."""
+        t = job.tube
+        src = job.state
+        job.reserver = None
+        if delay:
+            job.deadline = self.now + delay * SEC
+            e = (job.deadline, job.id, job)
+            job.entry = e
+            heappush(t.delayed, e)
+            t.delayed_n += 1
+            job.state = DELAYED
+            if job.deadline < self._due:
+                self._due = job.deadline
+        else:
+            e = (job.pri, job.id, job)
+            job.entry = e
+            heappush(t.ready, e)
+            t.ready_n += 1
+            self.ready_n += 1
+            if job.pri < URGENT:
+                t.urgent_n += 1
+                self.urgent_n += 1
+            job.state = READY
+        if self.trace is not None:
+            self.trace.append((self.now, job.id, t.name, src, job.state, cause, actor))
+        if not delay and self.waiting_n:
+            self._process_queue()
+
+    def _take_ready(self, job: Job) -> None:
+        t = job.tube
+        job.entry = None
+        t.ready_n -= 1
+        self.ready_n -= 1
+        if job.pri < URGENT:
+            t.urgent_n -= 1
+            self.urgent_n -= 1
+
+    def _take(self, job: Job) -> None:
+        """Detach a ready, delayed or buried job from its container (entries go stale)."""
+        state = job.state
+        t = job.tube
+        if state == READY:
+            self._take_ready(job)
+        elif state == DELAYED:
+            job.entry = None
+            t.delayed_n -= 1
+        elif state == BURIED:
+            job.entry = None
+            t.buried_n -= 1
+            self.buried_n -= 1
+
+    def _reserve(self, c: Conn, job: Job, cause: str) -> None:
+        src = job.state
+        job.deadline = self.now + job.ttr * SEC
+        job.state = RESERVED
+        job.reserver = c
+        job.reserves += 1
+        job.tube.reserved_n += 1
+        self.reserved_n += 1
+        c.reserved[job.id] = job
+        c.timeout_at = None
+        s = c.soonest
+        if s is not None and job.deadline < s.deadline:
+            c.soonest = job
+        if self.trace is not None:
+            self.trace.append((self.now, job.id, job.tube.name, src, RESERVED, cause, c.name))
+        self._schedule(c)
+
+    def _unreserve(self, c: Conn, job: Job) -> None:
+        del c.reserved[job.id]
+        job.tube.reserved_n -= 1
+        self.reserved_n -= 1
+        job.reserver = None
+        if c.soonest is job:
+            c.soonest = None
+
+    def _bury(self, job: Job, actor: str) -> None:
+        t = job.tube
+        e = (job,)
+        job.entry = e
+        t.buried.append(e)
+        t.buried_n += 1
+        self.buried_n += 1
+        job.buries += 1
+        self._emit(job.id, t.name, job.state, BURIED, "bury", actor)
+        job.state = BURIED
+
+    def _own(self, c: Conn, id: int) -> Job:
+        job = self.jobs.get(id)
+        if job is None or job.state != RESERVED or job.reserver is not c:
+            raise Refused(R.NOT_FOUND)
+        return job
+
+    def _find(self, id: int) -> Job:
+        job = self.jobs.get(id)
+        if job is None:
+            raise Refused(R.NOT_FOUND)
+        return job
+
+    # ---- reserving -----------------------------------------------------------------------
+    def _soonest(self, c: Conn) -> Job | None:
+        s = c.soonest
+        if s is None and c.reserved:
+            for job in c.reserved.values():  # first of equals wins, as in connsoonestjob
+                if s is None or job.deadline < s.deadline:
+                    s = job
+            c.soonest = s
+        return s
+
+    def _deadline_soon(self, c: Conn) -> bool:
+        s = self._soonest(c)
+        return s is not None and self.now >= s.deadline - SAFETY_MARGIN
+
+    def _tickat(self, c: Conn) -> int:
+        at = NEVER
+        s = self._soonest(c)
+        if s is not None:
+            # a waiter wakes at the margin; otherwise the job expires once now > deadline
+            at = s.deadline - SAFETY_MARGIN if c.waiting else s.deadline + 1
+        if c.waiting and c.timeout_at is not None and c.timeout_at < at:
+            at = c.timeout_at
+        return at
+
+    def _schedule(self, c: Conn) -> None:
+        at = self._tickat(c)
+        if c.timer is not None and c.timer[0] == at:
+            return
+        if at >= NEVER:
+            c.timer = None
+            return
+        e = (at, next(self._seq), c)
+        c.timer = e
+        heappush(self._timers, e)
+        if at < self._due:
+            self._due = at
+
+    def _answer(self, c: Conn, job: Job | None, word: str | None) -> None:
+        if c.in_reserve:
+            c.answer = (job, word)
+        elif c.on_reply is not None:
+            c.on_reply(job, word)
+
+    def _stop_waiting(self, c: Conn) -> bool:
+        if not c.waiting:
+            return False
+        c.waiting = False
+        self.waiting_n -= 1
+        for t in c.watch:
+            t.waiting.remove(c)
+            if not t.waiting:
+                self._waited.discard(t)
+        return True
+
+    def _conn_timeout(self, c: Conn) -> None:
+        deadline_soon = c.waiting and self._deadline_soon(c)
+        while True:
+            job = self._soonest(c)
+            if job is None or job.deadline >= self.now:
+                break
+            self.job_timeouts += 1
+            job.timeouts += 1
+            self._unreserve(c, job)
+            self._enqueue(job, 0, "ttr-expired", c.name)
+        if deadline_soon:
+            self._stop_waiting(c)
+            self._answer(c, None, R.DEADLINE_SOON)
+        elif c.waiting and c.timeout_at is not None:
+            c.timeout_at = None
+            self._stop_waiting(c)
+            self._answer(c, None, R.TIMED_OUT)
+        self._schedule(c)
+
+    def _process_queue(self) -> None:
+        """Hand the best ready jobs to waiting connections (beanstalkd's process_queue)."""
+        now = self.now
+        while self.waiting_n:
+            best = None
+            for t in self._waited:
+                if t.pause and t.unpause_at > now:
+                    continue
+                if t.ready_n:
+                    e = _top(t.ready)
+                    if best is None or e < best:
+                        best = e
+            if best is None:
+                return
+            job = best[2]
+            t = job.tube
+            heappop(t.ready)
+            self._take_ready(job)
+            c = t.waiting.take()
+            self._stop_waiting(c)
+            self._reserve(c, job, "reserve")
+            self._answer(c, job, None)
+
+    def _conn_ready(self, c: Conn) -> bool:
+        return any(t.ready_n for t in c.watch)
+
+
+def _top(heap: list) -> tuple:
+    """The live top entry of a lazy heap (stale entries are dropped on the way)."""
+    while heap[0][2].entry is not heap[0]:
+        heappop(heap)
+    return heap[0]

@@ -1,0 +1,285 @@
+"""Job traces: flat records of every job transition, as JSON Lines or a DataFrame.
+
+The core appends one plain tuple per event to a list it owns (see docs/design.md, "Trace
+events"); `Trace` wraps that list without copying it, so a Trace made before a run sees every
+event appended during it. Tuples become `Record`s (time in seconds) only when read, which keeps
+tracing cheap. This module imports nothing beyond the standard library.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import IO, Any, NamedTuple
+
+NS = 1_000_000_000
+"""Nanoseconds per second: raw tuples carry integer nanoseconds, Records carry seconds."""
+
+STATES = ("ready", "reserved", "delayed", "buried")
+"""The states a live job can be in, in the order every view and metric uses."""
+ALL_STATES = ("new", *STATES, "deleted")
+"""Every `src`/`dst` word of a job transition ("new" before put, "deleted" after delete)."""
+RESERVE_CAUSES = ("reserve", "reserve-job")
+REDELIVERY_CAUSES = ("ttr-expired", "connection-closed")
+"""Causes that take a reserved job away from a worker that did not give it back."""
+CAUSES = (
+    "put", *RESERVE_CAUSES, "delete", "release", "bury", "kick", "kick-job", "touch",
+    "delay-matured", *REDELIVERY_CAUSES,
+)
+"""Causes of job transitions (events with a job id)."""
+TUBE_EVENTS = ("pause", "pause-ended")
+"""Tube events: job 0, empty src/dst, tube set."""
+MARKS = ("crash", "hang", "wake", "not-found", "deadline-soon")
+"""Worker marks written by simulated workers: job 0, empty src/dst, actor set."""
+
+RawEvent = tuple[int, int, str, str, str, str, str]
+FIELDS = ("time", "job", "tube", "src", "dst", "cause", "actor")
+
+
+class TraceError(ValueError):
+    """A trace that does not describe a possible sequence of job transitions."""
+
+
+class Record(NamedTuple):
+    """One trace event, with `time` in (virtual) seconds."""
+
+    time: float
+    job: int
+    tube: str
+    src: str
+    dst: str
+    cause: str
+    actor: str
+
+
+def _record(ev: RawEvent) -> Record:
+    return Record(ev[0] / NS, *ev[1:])
+
+
+class Trace:
+    """A sequence of trace events, backed by the core's list of raw tuples.
+
+    `Trace(raw)` keeps a reference to `raw` (no copy); `Trace.from_records(...)` and
+    `Trace.read_jsonl(...)` build one from Records. `meta` holds the scenario name, seed and
+    the like, and travels with the trace through JSON Lines.
+    """
+
+    __slots__ = ("raw", "meta")
+    __hash__ = None  # type: ignore[assignment]  # mutable: the core keeps appending
+
+    def __init__(self, raw: list[RawEvent] | None = None, meta: dict[str, Any] | None = None):
+        self.raw: list[RawEvent] = raw if raw is not None else []
+        self.meta: dict[str, Any] = dict(meta) if meta else {}
+
+    @classmethod
+    def from_records(cls, records: Iterable[Record | tuple], meta: dict[str, Any] | None = None
+                     ) -> Trace:
+        """Build a Trace from Records (time in seconds); times are rounded to nanoseconds."""
+        raw = [(round(r[0] * NS), int(r[1]), *r[2:7]) for r in records]
+        return cls(raw, meta)  # type: ignore[arg-type]
+
+    # -- sequence protocol -------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def __iter__(self) -> Iterator[Record]:
+        return map(_record, self.raw)
+
+    def __getitem__(self, i: int) -> Record:
+        return _record(self.raw[i])
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Trace):
+            return NotImplemented
+        return self.meta == other.meta and list(map(tuple, self.raw)) == list(
+            map(tuple, other.raw))
+
+    def __repr__(self) -> str:
+        name = f" {self.meta['scenario']!r}" if "scenario" in self.meta else ""
+        return (f"<Trace{name}: {len(self.raw)} events, {len(self.jobs())} jobs, "
+                f"{self.end_time:g} s>")
+
+    def records(self) -> Iterator[Record]:
+        """The events as Records, converted one at a time as you iterate."""
+        return iter(self)
+
+    # -- summaries -------------------------------------------------------------------
+    def jobs(self) -> list[int]:
+        """Ids of every job that appears, ascending."""
+        return sorted({ev[1] for ev in self.raw if ev[1]})
+
+    def tubes(self) -> list[str]:
+        """Tube names in order of first appearance."""
+        return list(dict.fromkeys(ev[2] for ev in self.raw if ev[2]))
+
+    def actors(self) -> list[str]:
+        """Connection/worker names in order of first appearance ("" for the server left out)."""
+        return list(dict.fromkeys(ev[6] for ev in self.raw if ev[6]))
+
+    @property
+    def end_time(self) -> float:
+        """Time of the last event in seconds (0.0 for an empty trace)."""
+        return self.raw[-1][0] / NS if self.raw else 0.0
+
+    # -- filters (each returns a new Trace with the same meta) ---------------------------
+    def filter(self, keep: Callable[[Record], bool]) -> Trace:
+        """Events whose Record satisfies `keep`."""
+        return Trace([ev for ev in self.raw if keep(_record(ev))], self.meta)
+
+    def for_job(self, job: int) -> Trace:
+        """The events of one job."""
+        return Trace([ev for ev in self.raw if ev[1] == job], self.meta)
+
+    def for_tube(self, tube: str) -> Trace:
+        """The events in one tube (job transitions and pauses)."""
+        return Trace([ev for ev in self.raw if ev[2] == tube], self.meta)
+
+    def for_actor(self, actor: str) -> Trace:
+        """The events caused by (or, for TTR/connection loss, suffered by) one actor."""
+        return Trace([ev for ev in self.raw if ev[6] == actor], self.meta)
+
+    def between(self, start: float | None = None, end: float | None = None) -> Trace:
+        """Events with start <= time <= end (seconds; None means unbounded)."""
+        lo = -1 if start is None else round(start * NS)
+        hi = None if end is None else round(end * NS)
+        return Trace([ev for ev in self.raw if ev[0] >= lo and (hi is None or ev[0] <= hi)],
+                     self.meta)
+
+    # -- export ------------------------------------------------------------------------
+    def to_jsonl(self, dest: str | os.PathLike[str] | IO[str]) -> None:
+        """Write `{"meta": ...}` then one JSON object per event (a path or a text file).
+
+        Each event carries `time` in seconds for readers and `time_ns` so reading back is
+        exact.
+        """
+        with _open(dest, "w") as f:
+            f.write(json.dumps({"meta": self.meta}) + "\n")
+            for t, job, tube, src, dst, cause, actor in self.raw:
+                f.write(json.dumps({"time": t / NS, "job": job, "tube": tube, "src": src,
+                                    "dst": dst, "cause": cause, "actor": actor,
+                                    "time_ns": t}) + "\n")
+
+    @classmethod
+    def read_jsonl(cls, src: str | os.PathLike[str] | IO[str]) -> Trace:
+        """Read a trace written by `to_jsonl` (a path or a text file)."""
+        raw: list[RawEvent] = []
+        meta: dict[str, Any] = {}
+        with _open(src, "r") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                obj = json.loads(line)
+                if n == 1 and set(obj) == {"meta"}:
+                    meta = obj["meta"]
+                    continue
+                try:
+                    t = obj["time_ns"] if "time_ns" in obj else round(obj["time"] * NS)
+                    raw.append((int(t), int(obj["job"]), *(str(obj[k]) for k in FIELDS[2:])))
+                except (KeyError, TypeError, ValueError) as e:
+                    raise TraceError(f"line {n}: not a trace event: {line.strip()[:80]}") from e
+        return cls(raw, meta)
+
+    def to_dataframe(self) -> Any:
+        """The events as a pandas DataFrame, one row per event, `time` in seconds."""
+        try:
+            import pandas as pd
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("Trace.to_dataframe needs pandas: "
+                              "pip install 'stalksim[notebook]' (or pip install pandas)") from e
+        df = pd.DataFrame(self.raw, columns=list(FIELDS))
+        df["time"] = df["time"] / NS
+        return df
+
+
+@contextmanager
+def _open(target: str | os.PathLike[str] | IO[str], mode: str) -> Iterator[IO[str]]:
+    """Open a path, or pass an already open text file through without closing it."""
+    if isinstance(target, str | os.PathLike):
+        with open(target, mode, encoding="utf-8") as f:
+            yield f
+    else:
+        yield target
+
+
+def as_trace(obj: Trace | list[RawEvent]) -> Trace:
+    """Accept a Trace or a bare list of raw tuples wherever a trace is expected."""
+    return obj if isinstance(obj, Trace) else Trace(obj)
+
+
+def replay(trace: Trace | list[RawEvent], *, strict: bool = True) -> dict[int, str]:
+    """Each job's final state ("deleted" or one of STATES), by replaying its transitions.
+
+    With `strict`, a transition whose `src` is not the job's current state raises TraceError:
+    this is what property tests use to check that the core's trace is self-consistent.
+    """
+    state: dict[int, str] = {}
+    for t, job, _tube, src, dst, cause, _actor in as_trace(trace).raw:
+        if not job or not dst:
+            continue
+        if strict and state.get(job, "new") != src:
+            raise TraceError(f"job {job} at {t / NS:g} s: {cause} from {src!r} "
+                             f"but it was {state.get(job, 'new')!r}")
+        state[job] = dst
+    return state
+
+
+class TraceIndex:
+    """Who is where at any time: a precomputed index for time controls.
+
+    Snapshots of every live job (tube, state, holder) are kept every `every` events; a query
+    copies the nearest earlier snapshot and applies the few events after it, so `state_at`
+    stays fast (well under 50 ms) for traces of 10,000+ jobs. The index is a snapshot of the
+    trace when it was built.
+    """
+
+    def __init__(self, trace: Trace | list[RawEvent], every: int = 1024):
+        raw = [ev for ev in as_trace(trace).raw if ev[1] and ev[4]]
+        if any(a[0] > b[0] for a, b in zip(raw, raw[1:], strict=False)):
+            raw.sort(key=lambda ev: ev[0])
+        self._raw = raw
+        self._times = [ev[0] for ev in raw]
+        self._every = every
+        self._snaps: list[dict[int, tuple[str, str, str]]] = []
+        self._first_seen: dict[str, int] = {}  # tube -> index of its first event
+        live: dict[int, tuple[str, str, str]] = {}
+        for i, ev in enumerate(raw):
+            if i % every == 0:
+                self._snaps.append(dict(live))
+            self._first_seen.setdefault(ev[2], i)
+            self._apply(live, ev)
+
+    @staticmethod
+    def _apply(live: dict[int, tuple[str, str, str]], ev: RawEvent) -> None:
+        _t, job, tube, _src, dst, _cause, actor = ev
+        if dst == "deleted":
+            live.pop(job, None)
+        else:
+            live[job] = (tube, dst, actor if dst == "reserved" else "")
+
+    def state_at(self, t: float) -> dict[str, Any]:
+        """State after every event at or before `t` seconds.
+
+        Returns `{"time": t, "tubes": {tube: {state: [job ids]}}, "held": {actor: [job ids]}}`;
+        every tube seen so far lists all four STATES (possibly empty).
+        """
+        n = bisect_right(self._times, round(t * NS))
+        tubes = {tube: {s: [] for s in STATES} for tube, i in self._first_seen.items() if i < n}
+        held: dict[str, list[int]] = {}
+        if n:
+            k = (n - 1) // self._every
+            live = dict(self._snaps[k])
+            for ev in self._raw[k * self._every:n]:
+                self._apply(live, ev)
+            for job, (tube, state, actor) in sorted(live.items()):
+                tubes[tube][state].append(job)
+                if actor:
+                    held.setdefault(actor, []).append(job)
+        return {"time": t, "tubes": tubes, "held": held}
+
+
+def state_at(trace: Trace | list[RawEvent], t: float) -> dict[str, Any]:
+    """One-off `TraceIndex(trace).state_at(t)`; build a TraceIndex for repeated queries."""
+    return TraceIndex(trace).state_at(t)

@@ -1,0 +1,88 @@
+"""Start and stop a real beanstalkd for the tests: a free loopback port, stopped by process id."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def beanstalkd_binary() -> str | None:
+    return shutil.which("beanstalkd")
+
+
+def require_beanstalkd() -> str:
+    """The beanstalkd path, or skip (locally) / fail (in CI) with a visible reason."""
+    path = beanstalkd_binary()
+    if path is None:
+        reason = "beanstalkd is not installed (apt-get install beanstalkd); the real leg needs it"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+class RealBeanstalkd:
+    """One beanstalkd process on 127.0.0.1 and a free port."""
+
+    def __init__(self, *args: str, binary: str | None = None) -> None:
+        self.binary = binary or require_beanstalkd()
+        self.args = list(args)
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return (self.host, self.port)
+
+    def start(self, timeout: float = 10.0) -> RealBeanstalkd:
+        for _attempt in range(5):  # a port can be taken between free_port() and bind
+            self.port = free_port()
+            self.proc = subprocess.Popen(
+                [self.binary, "-l", self.host, "-p", str(self.port), *self.args],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                try:
+                    with socket.create_connection(self.address, timeout=0.5):
+                        return self
+                except OSError:
+                    time.sleep(0.01)
+            self.stop()
+        raise RuntimeError(f"beanstalkd did not start on {self.host}:{self.port}")
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+        if proc.stderr:
+            proc.stderr.close()
+
+    def __enter__(self) -> RealBeanstalkd:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
