@@ -154,6 +154,17 @@ class Server(State):
             raise Refused(word)
         return job
 
+    def cancel_wait(self, c: Conn, now: int) -> None:
+        """Withdraw a waiting reserve without an answer (the simulator gives up on it).
+
+        Not a protocol command: the simulator uses it when nothing can ever answer the
+        reserve, so that the connection is usable again instead of blocked forever.
+        """
+        self.advance(now)
+        if self._stop_waiting(c):
+            c.timeout_at = None
+            self._schedule(c)
+
     def reserve_job(self, c: Conn, now: int, id: int) -> Job:
         """`reserve-job <id>`: a ready, delayed or buried job in any tube; never DEADLINE_SOON."""
         self._op(c, now, "reserve-job")

@@ -1,0 +1,181 @@
+"""`Simulation`: a simulated beanstalkd 1.12 driven by simpy in virtual time.
+
+Virtual time is in seconds (a float, as simpy keeps it); the core counts integer nanoseconds.
+One simpy timer wakes the core at its next due time (delayed jobs maturing, TTR expiries,
+pauses ending, reserve timeouts); nothing is polled.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Generator, Iterable
+from typing import Any
+
+import greenstalk
+import simpy
+
+from stalksim.core import SEC, Server
+
+#: A blocking `reserve()` gives up after this much virtual time with nothing to hand out
+#: while simulated processes keep running (a real server would wait on).
+DEFAULT_MAX_WAIT = 7 * 24 * 3600.0
+#: ... or after this many simulated events.
+DEFAULT_MAX_EVENTS = 2_000_000
+
+
+class WouldWaitForever(greenstalk.TimedOutError):
+    """A blocking reserve that nothing in the simulation can ever answer.
+
+    A real beanstalkd would keep the client waiting forever here; the simulator says so instead
+    of hanging the notebook.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__([])
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Simulation:
+    """A simulated beanstalkd 1.12 with a virtual clock that starts at 0.0 s.
+
+    Several clients share one simulated server; two simulations never share state.
+    """
+
+    def __init__(self, *, seed: int | None = None, max_job_size: int = 65535,
+                 trace: bool = True, max_wait: float = DEFAULT_MAX_WAIT,
+                 max_events: int = DEFAULT_MAX_EVENTS) -> None:
+        if not isinstance(max_job_size, int) or not 0 <= max_job_size <= 1073741824:
+            raise ValueError("max_job_size must be an int from 0 to 1073741824 (beanstalkd -z)")
+        self.env = simpy.Environment()
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self._events: list | None = [] if trace else None
+        self.server = Server(max_job_size=max_job_size, trace=self._events)
+        self.server.info["id"] = f"{self.rng.getrandbits(64):016x}"
+        self.server.info["pid"] = 1
+        self.max_wait = max_wait
+        self.max_events = max_events
+        self._pending: set[int] = set()  # due times (ns) of scheduled core wake-ups
+        self._names: set[str] = set()
+
+    # ---- time ----------------------------------------------------------------------------
+    @property
+    def now(self) -> float:
+        """Virtual time in seconds."""
+        return self.env.now
+
+    def now_ns(self) -> int:
+        """Virtual time in integer nanoseconds, never behind the core's clock."""
+        ns = round(self.env.now * SEC)
+        return ns if ns > self.server.now else self.server.now
+
+    def advance(self, seconds: float) -> None:
+        """Move virtual time forward: delays mature, TTRs expire, pauses end, processes run."""
+        if not isinstance(seconds, (int, float)) or seconds != seconds or seconds < 0:
+            raise ValueError(f"advance() needs a number of seconds >= 0, not {seconds!r}")
+        self.run(until=self.env.now + seconds)
+
+    def run(self, until: float | None = None) -> None:
+        """Run simulated processes until virtual time `until` (or until nothing is left)."""
+        if until is None:
+            self.env.run()
+        elif until > self.env.now:
+            self.env.run(until=until)
+        self.server.advance(self.now_ns())
+        self._arm()
+
+    def _arm(self) -> None:
+        """Schedule a simpy wake-up for the core's next due time, unless one is pending."""
+        due = self.server.next_due()
+        if due is None or due in self._pending:
+            return
+        if self._pending and min(self._pending) <= due:
+            return
+        self._pending.add(due)
+        delay = max(0.0, (due - self.now_ns()) / SEC)
+        ev = self.env.timeout(delay, value=due)
+        ev.callbacks.append(self._wake)
+
+    def _wake(self, ev: simpy.Event) -> None:
+        due = ev.value
+        self._pending.discard(due)
+        now = self.now_ns()
+        self.server.advance(due if due > now else now)
+        self._arm()
+
+    def wait_for(self, done: Callable[[], bool], what: str, timeout: float | None = None) -> None:
+        """Step the simulation until `done()` is true (a reply hook made it so).
+
+        Raises WouldWaitForever when nothing left in the simulation can answer.
+        """
+        env = self.env
+        start = env.now
+        horizon = start + (self.max_wait if timeout is None else timeout + 1.0)
+        steps = 0
+        self._arm()
+        while not done():
+            t = env.peek()
+            if t == float("inf"):
+                raise WouldWaitForever(
+                    f"{what} would wait forever: nothing in this simulation can make a job "
+                    f"ready for it (no delayed job, TTR, pause or process is pending). A real "
+                    f"beanstalkd would keep the client waiting here; put a job first or use "
+                    f"reserve(timeout=...).")
+            if t > horizon or steps > self.max_events:
+                raise WouldWaitForever(
+                    f"{what} got no job within {env.now - start:g} virtual seconds "
+                    f"({steps} simulated events); a real beanstalkd would keep waiting.")
+            env.step()
+            steps += 1
+
+    # ---- clients and processes -----------------------------------------------------------
+    def client(self, *, use: str = "default", watch: str | Iterable[str] = "default",
+               encoding: str | None = "utf-8") -> Any:
+        """A synchronous greenstalk-compatible client (same keywords, minus the address)."""
+        from stalksim.client import SimClient
+
+        return SimClient(self, encoding=encoding, use=use, watch=watch)
+
+    def connect(self, name: str | None = None, *, use: str = "default",
+                watch: str | Iterable[str] = "default", encoding: str | None = "utf-8") -> Any:
+        """A client for simpy processes: `job = yield conn.reserve()`. `name` labels traces."""
+        from stalksim.client import ProcessClient
+
+        return ProcessClient(self, name=name, encoding=encoding, use=use, watch=watch)
+
+    def process(self, generator: Generator) -> simpy.Process:
+        """Start a simpy process (a producer, a worker...) in this simulation."""
+        return self.env.process(generator)
+
+    def timeout(self, seconds: float, value: Any = None) -> simpy.Timeout:
+        """A simpy event that fires after `seconds` of virtual time."""
+        return self.env.timeout(seconds, value)
+
+    def raw(self) -> Any:
+        """A raw protocol connection (bytes in, bytes out) to this simulated server."""
+        from stalksim.client import RawSimConnection
+
+        return RawSimConnection(self)
+
+    # ---- traces --------------------------------------------------------------------------
+    @property
+    def trace(self) -> Any:
+        """Every job transition so far (a `stalksim.trace.Trace`), or None if tracing is off."""
+        if self._events is None:
+            return None
+        from stalksim.trace import Trace
+
+        return Trace(self._events, meta={"seed": self.seed})
+
+    def mark(self, actor: str, cause: str, job: int = 0, tube: str = "") -> None:
+        """Record a worker event (crash, hang, wake, not-found...) in the trace."""
+        if self._events is not None:
+            self._events.append((self.now_ns(), job, tube, "", "", cause, actor))
+
+    def __repr__(self) -> str:
+        s = self.server
+        return (f"<stalksim.Simulation t={self.now:g}s jobs={len(s.jobs)} "
+                f"tubes={len(s.tubes)} connections={len(s.conns)}>")
