@@ -292,14 +292,21 @@ class Server(State):
         t = self.tube_by_name.get(name)
         if t is None:
             raise Refused(R.NOT_FOUND)
-        t.pause = delay * SEC if delay else 1
-        t.unpause_at = self.now + t.pause
         t.pause_count += 1
+        self._emit(0, t.name, "", "", "pause", c.name)
+        if not delay:
+            # beanstalkd pauses for 1 ns: over before any later command can arrive. The
+            # simulator's commands take no time, so it resumes the tube right here.
+            if t.pause:
+                self._unpause(t)
+                self._process_queue()
+            return
+        t.pause = delay * SEC
+        t.unpause_at = self.now + t.pause
         if t not in self._paused:
             self._paused.append(t)
         if t.unpause_at < self._due:
             self._due = t.unpause_at
-        self._emit(0, t.name, "", "", "pause", c.name)
 
     def stats_job(self, c: Conn, now: int, id: int) -> str:
         self._op(c, now, "stats-job")

@@ -27,6 +27,12 @@ def seconds(ns: int) -> int:
     return ns // SEC if ns >= 0 else -(-ns // SEC)
 
 
+def remaining(ns: int) -> int:
+    """Whole seconds left, as a real server prints them: some time always passes between two
+    commands, so a span of exactly 3 s reads 2 (the simulator's commands take no time)."""
+    return (ns - 1) // SEC if ns > 0 else seconds(ns)
+
+
 def yaml_list(names: Iterable[str]) -> str:
     return "---\n" + "".join(f"- {n}\n" for n in names)
 
@@ -36,7 +42,7 @@ def _yaml(fields: Iterable[tuple[str, object]]) -> str:
 
 
 def stats_job(job: Job, now: int) -> str:
-    left = seconds(job.deadline - now) if job.state in (RESERVED, DELAYED) else 0
+    left = remaining(job.deadline - now) if job.state in (RESERVED, DELAYED) else 0
     return _yaml((
         ("id", job.id), ("tube", job.tube.name), ("state", job.state), ("pri", job.pri),
         ("age", seconds(now - job.created_at)), ("delay", job.delay), ("ttr", job.ttr),
@@ -47,7 +53,7 @@ def stats_job(job: Job, now: int) -> str:
 
 
 def stats_tube(t: Tube, now: int) -> str:
-    left = seconds(t.unpause_at - now) if t.pause else 0
+    left = remaining(t.unpause_at - now) if t.pause else 0
     return _yaml((
         ("name", t.name), ("current-jobs-urgent", t.urgent_n),
         ("current-jobs-ready", t.ready_n), ("current-jobs-reserved", t.reserved_n),
