@@ -1,0 +1,147 @@
+"""Shared look and drawing helpers for stalksim.views: one palette, one set of markers.
+
+Colours are Okabe-Ito (safe for the common colour-vision deficiencies) and every state and
+event keeps its colour and marker in every view, so a learner reads one legend once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+OKABE_ITO = {
+    "black": "#000000", "orange": "#E69F00", "sky blue": "#56B4E9", "bluish green": "#009E73",
+    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "reddish purple": "#CC79A7",
+}
+
+STATE_COLOURS = {
+    "ready": OKABE_ITO["sky blue"],  # waiting: light
+    "reserved": OKABE_ITO["blue"],  # being worked on: dark
+    "delayed": OKABE_ITO["yellow"],
+    "buried": "#8C8C8C",  # set aside: neutral grey
+}
+
+# Event markers: crash and connection-closed share vermillion and an X (one causes the other);
+# hang and ttr-expired share reddish purple (likewise), with different shapes.
+MARKS: dict[str, dict[str, Any]] = {
+    "connection-closed": {"marker": "X", "color": OKABE_ITO["vermillion"], "ms": 9,
+                          "label": "connection closed (crash)"},
+    "ttr-expired": {"marker": "$\u29d7$", "color": OKABE_ITO["reddish purple"], "ms": 12,
+                    "label": "TTR expired (hang)"},
+    "deleted": {"marker": "|", "color": OKABE_ITO["black"], "ms": 14, "mew": 2.5,
+                "label": "deleted"},
+    "crash": {"marker": "X", "color": OKABE_ITO["vermillion"], "ms": 13, "label": "crash"},
+    "hang": {"marker": "$\\parallel$", "color": OKABE_ITO["reddish purple"], "ms": 18, "mew": 0.3,
+             "label": "hang (connection stays open)"},
+    "wake": {"marker": ">", "color": OKABE_ITO["reddish purple"], "ms": 8, "label": "wake"},
+    "not-found": {"marker": "$?$", "color": OKABE_ITO["black"], "ms": 10,
+                  "label": "not-found (job no longer ours)"},
+    "deadline-soon": {"marker": "$!$", "color": OKABE_ITO["orange"], "ms": 10,
+                      "label": "deadline-soon"},
+}
+ARROW_LABELS = {"ttr-expired": "TTR expired", "connection-closed": "connection closed"}
+TIME_LABEL = "time (s)"
+MAX_ROW_LABELS = 40
+FIG_WIDTH, LEFT_IN, LEGEND_IN = 11.0, 1.0, 2.7  # inches: figure, y labels, legend
+
+
+def new_axes(ax: Axes | None, width: float, height: float) -> tuple[Figure, Axes]:
+    """The given axes and its figure, or a fresh pyplot-free figure of the given size."""
+    if ax is not None:
+        return ax.figure, ax  # type: ignore[return-value]
+    fig = Figure(figsize=(width, height))
+    ax = fig.add_subplot()
+    fixed_margins(fig, 1)
+    return fig, ax
+
+
+def fixed_margins(fig: Figure, n_rows: int, gap: float = 0.5) -> None:
+    """Margins in inches, room for the legend on the right.
+
+    Fixed margins rather than constrained layout: measuring every tick label on each draw
+    would double the redraw time of a 1,000-row timeline (issue 7 asks for <= 100 ms).
+    """
+    w, h = fig.get_size_inches()
+    top, bottom = 0.45, 0.6
+    axes_h = max(0.1, (h - top - bottom - gap * (n_rows - 1)) / n_rows)
+    fig.subplots_adjust(left=LEFT_IN / w, right=1 - LEGEND_IN / w, top=1 - top / h,
+                        bottom=bottom / h, hspace=gap / axes_h)
+
+
+def rows_height(n: int, per_row: float, lo: float = 2.5, hi: float = 9.0) -> float:
+    """A figure height that grows with the number of rows, within sensible bounds."""
+    return min(hi, max(lo, 1.3 + per_row * n))
+
+
+def bars(ax: Axes, x0: Sequence[float], x1: Sequence[float], y: Sequence[float],
+         height: float | Sequence[float], colour: str, label: str, *, edges: bool
+         ) -> PolyCollection:
+    """Horizontal bars [x0, x1] centred on y, drawn as one PolyCollection (fast for 10^5)."""
+    a, b, c = np.asarray(x0, float), np.asarray(x1, float), np.asarray(y, float)
+    h = np.broadcast_to(np.asarray(height, float), c.shape) / 2
+    verts = np.stack([np.column_stack([a, c - h]), np.column_stack([a, c + h]),
+                      np.column_stack([b, c + h]), np.column_stack([b, c - h])], axis=1)
+    coll = PolyCollection(verts, facecolors=colour, edgecolors="white" if edges else "none",
+                          linewidths=0.6 if edges else 0, label=label, gid=label)
+    ax.add_collection(coll, autolim=False)
+    return coll
+
+
+def points(ax: Axes, kind: str, x: Sequence[float], y: Sequence[float], **style: Any) -> Line2D:
+    """One marker artist for every event of one kind, styled from MARKS."""
+    spec = {k: v for k, v in MARKS[kind].items() if k != "label"}
+    spec.update(style)
+    (line,) = ax.plot(x, y, linestyle="none", mec="black", mew=spec.pop("mew", 0.6),
+                      zorder=4, label=MARKS[kind]["label"], gid=kind, **spec)
+    return line
+
+
+def handles(states: Iterable[str], marks: Iterable[str] = ()) -> list[Any]:
+    """Legend entries: a patch per state, then a marker per event kind, in the given order."""
+    out: list[Any] = [Patch(facecolor=STATE_COLOURS[s], edgecolor="#555555", linewidth=0.5,
+                            label=s) for s in states]
+    for kind in marks:
+        spec = dict(MARKS[kind])
+        out.append(Line2D([], [], linestyle="none", mec="black",
+                          mew=spec.pop("mew", 0.6), **spec))
+    return out
+
+
+def legend(ax: Axes, items: list[Any], title: str | None = None) -> None:
+    """A legend outside the plot on the right, so it never hides data."""
+    if items:
+        ax.legend(handles=items, title=title, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  frameon=False, fontsize="small", title_fontsize="small")
+
+
+def label_rows(ax: Axes, names: Sequence[Any], axis_label: str) -> None:
+    """Rows 0..n-1 top to bottom, labelled with `names`; thinned out when there are many."""
+    n = len(names)
+    ax.set_ylim(max(n, 1) - 0.5, -0.5)
+    ax.set_ylabel(axis_label)
+    if n <= MAX_ROW_LABELS:
+        ax.set_yticks(range(n), [str(x) for x in names])
+    else:
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=12, integer=True))
+        ax.yaxis.set_major_formatter(FuncFormatter(
+            lambda v, _pos: str(names[int(v)]) if 0 <= v < n and v == int(v) else ""))
+    ax.tick_params(axis="y", length=0)
+
+
+def time_axis(ax: Axes, end: float) -> None:
+    """Seconds on x, from 0 to the end of the trace, with a light vertical grid."""
+    end = end if end > 0 else 1.0
+    ax.set_xlim(0, end * 1.015)  # a little room so marks at the very end are not clipped
+    ax.set_xlabel(TIME_LABEL)
+    ax.grid(axis="x", color="#DDDDDD", linewidth=0.6)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)

@@ -1,0 +1,282 @@
+"""Matplotlib views of a trace: job timeline, tube depth, worker swimlanes.
+
+Each view reads only a Trace (never the simulator), returns a `matplotlib.figure.Figure` built
+without pyplot (so nothing is shown twice or leaks between notebook cells), and can draw into
+axes you pass instead. States and events keep one colour and marker across views (see
+`stalksim._viewutil`). `TraceIndex` / `state_at` are re-exported here for time controls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
+
+from stalksim import _viewutil as vu
+from stalksim.metrics import depth, handoffs, job_spans
+from stalksim.trace import (
+    MARKS,
+    NS,
+    REDELIVERY_CAUSES,
+    STATES,
+    RawEvent,
+    Trace,
+    TraceIndex,
+    as_trace,
+    state_at,
+)
+
+__all__ = ["job_timeline", "tube_depth", "worker_swimlanes", "overview", "TraceIndex",
+           "state_at"]
+
+AnyTrace = Trace | list[RawEvent]
+MANY_ARROWS = 40  # above this, hand-offs are drawn as one quiver without text
+
+
+def _title(tr: Trace, what: str) -> str:
+    name = tr.meta.get("scenario")
+    seed = tr.meta.get("seed")
+    return what + (f": {name}" if name else "") + (f" (seed {seed})" if seed is not None else "")
+
+
+def job_timeline(trace: AnyTrace, *, jobs: Iterable[int] | None = None,
+                 until: float | None = None, ax: Axes | None = None) -> Figure:
+    """A row per job, spans coloured by state, markers where it was taken back and why.
+
+    `jobs` picks and orders the rows (default: every job, by id); `until` cuts the trace at
+    that many seconds. One PolyCollection per state keeps 10,000-job traces fast.
+    """
+    tr = as_trace(trace)
+    end = tr.end_time if until is None else until
+    spans = job_spans(tr, until=until)
+    order = list(dict.fromkeys(jobs)) if jobs is not None else sorted(set(spans["job"]))
+    row = {job: i for i, job in enumerate(order)}
+    fig, ax = vu.new_axes(ax, vu.FIG_WIDTH, vu.rows_height(len(order), 0.32))
+    few = len(order) <= vu.MAX_ROW_LABELS
+
+    cols: dict[str, tuple[list[float], list[float], list[int]]] = {
+        s: ([], [], []) for s in STATES}
+    for job, state, start, stop in zip(spans["job"], spans["state"], spans["start"],
+                                       spans["end"], strict=True):
+        r = row.get(job)
+        if r is not None and stop > start:
+            x0, x1, ys = cols[state]
+            x0.append(start)
+            x1.append(stop)
+            ys.append(r)
+    present = [s for s in STATES if cols[s][0]]
+    for s in present:
+        vu.bars(ax, *cols[s], 0.7 if few else 1.0, vu.STATE_COLOURS[s], s, edges=few)
+
+    hi = round(end * NS)
+    events: dict[str, tuple[list[float], list[int]]] = {
+        k: ([], []) for k in (*REDELIVERY_CAUSES, "deleted")}
+    for t, job, _tube, _src, dst, cause, _actor in tr.raw:
+        kind = cause if cause in REDELIVERY_CAUSES else "deleted" if dst == "deleted" else ""
+        if kind and t <= hi and job in row:
+            events[kind][0].append(t / NS)
+            events[kind][1].append(row[job])
+    marks = [k for k in events if events[k][0]]
+    row_pt = ax.bbox.height * 72 / fig.dpi / max(1, len(order))  # marks shrink with rows
+    for k in marks:
+        full = vu.MARKS[k]["ms"]
+        if k == "deleted":
+            vu.points(ax, k, *events[k], ms=min(full, max(2.0, row_pt)),
+                      mew=min(2.5, max(0.4, row_pt / 6)))
+        else:
+            vu.points(ax, k, *events[k], ms=min(full, max(5.0, 1.5 * row_pt)))
+
+    vu.label_rows(ax, order, "job id")
+    vu.time_axis(ax, end)
+    ax.set_title(_title(tr, "Job timeline"), loc="left")
+    vu.legend(ax, vu.handles(present, marks), title="job state")
+    return fig
+
+
+def tube_depth(trace: AnyTrace, *, tubes: Iterable[str] | None = None,
+               ax: Axes | Sequence[Axes] | None = None) -> Figure:
+    """Stacked step areas of ready/reserved/delayed/buried jobs over time, a panel per tube.
+
+    Paused intervals are shaded. Pass `ax` as one Axes (for one tube) or one per tube.
+    """
+    tr = as_trace(trace)
+    d = depth(tr, tubes=tubes)
+    names = list(dict.fromkeys(d["tube"]))
+    if ax is None:
+        fig = Figure(figsize=(vu.FIG_WIDTH, min(12.0, 1.2 + 2.3 * max(1, len(names)))))
+        axes = list(fig.subplots(max(1, len(names)), 1, sharex=True, squeeze=False)[:, 0])
+        vu.fixed_margins(fig, len(axes))
+    else:
+        axes = [ax] if isinstance(ax, Axes) else list(ax)
+        if len(axes) != max(1, len(names)):
+            raise ValueError(f"tube_depth needs one Axes per tube ({len(names)}: {names}); "
+                             "pass tubes=[...] to choose")
+        fig = axes[0].figure  # type: ignore[assignment]
+    times, tube_of = np.asarray(d["time"]), np.asarray(d["tube"], dtype=object)
+    counts = [np.asarray(d[s]) for s in STATES]
+    pauses = _pauses(tr)
+    for a, name in zip(axes, names, strict=False):
+        sel = tube_of == name
+        a.stackplot(times[sel], *(c[sel] for c in counts), step="post", linewidth=0,
+                    colors=[vu.STATE_COLOURS[s] for s in STATES], labels=STATES)
+        for start, stop in pauses.get(name, []):
+            a.axvspan(start, stop, facecolor="none", edgecolor="#555555", hatch="//",
+                      linewidth=0, label="paused")
+        a.set_ylim(bottom=0)
+        a.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
+        a.set_ylabel("jobs")
+        a.set_title(f"tube {name!r}", loc="left", fontsize="medium")
+        vu.time_axis(a, tr.end_time)
+    if not names:
+        axes[0].text(0.5, 0.5, "no jobs in this trace", ha="center", va="center",
+                     transform=axes[0].transAxes)
+        vu.time_axis(axes[0], tr.end_time)
+    for a in axes[:-1]:
+        a.set_xlabel("")
+    extra = [Patch(facecolor="none", edgecolor="#555555", hatch="//", label="paused")] if any(
+        pauses.get(n) for n in names) else []
+    axes[0].set_title(_title(tr, "Tube depth"), loc="right", fontsize="medium")
+    vu.legend(axes[0], [*vu.handles(STATES), *extra], title="jobs by state")
+    return fig
+
+
+def _pauses(tr: Trace) -> dict[str, list[tuple[float, float]]]:
+    """Per tube, the (start, end) seconds of each pause; an open pause runs to the end."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    since: dict[str, float] = {}
+    for t, job, tube, _src, _dst, cause, _actor in tr.raw:
+        if job == 0 and cause == "pause":
+            since.setdefault(tube, t / NS)
+        elif job == 0 and cause == "pause-ended" and tube in since:
+            out.setdefault(tube, []).append((since.pop(tube), t / NS))
+    for tube, start in since.items():
+        out.setdefault(tube, []).append((start, tr.end_time))
+    return out
+
+
+def worker_swimlanes(trace: AnyTrace, *, ax: Axes | None = None) -> Figure:
+    """A lane per worker: the jobs it held, crash and hang marks, and an arrow from a worker
+    that lost a job (TTR expired / connection closed) to the worker that reserved it next."""
+    tr = as_trace(trace)
+    lanes: dict[str, int] = {}
+    marks: dict[str, tuple[list[float], list[str]]] = {k: ([], []) for k in MARKS}
+    for t, _job, _tube, _src, dst, cause, actor in tr.raw:
+        if actor and (dst == "reserved" or (not dst and cause in marks)):
+            lanes.setdefault(actor, len(lanes))
+            if not dst:  # a worker mark (it may name a job)
+                marks[cause][0].append(t / NS)
+                marks[cause][1].append(actor)
+    fig, ax = vu.new_axes(ax, vu.FIG_WIDTH, vu.rows_height(len(lanes), 0.75))
+    spans = job_spans(tr)
+    held = [(a, s, e, j, c) for j, st, s, e, a, c in zip(
+        spans["job"], spans["state"], spans["start"], spans["end"], spans["actor"],
+        spans["end_cause"], strict=True) if st == "reserved"]
+    ys, heights = _slots(held, lanes)
+    crowded = len(held) > 200
+    vu.bars(ax, [h[1] for h in held], [h[2] for h in held], ys, heights,
+            vu.STATE_COLOURS["reserved"], "reserved", edges=not crowded)
+    if len(held) <= vu.MAX_ROW_LABELS:
+        for (_a, start, stop, job, _c), y in zip(held, ys, strict=True):
+            ax.text((start + stop) / 2, y, f"job {job}" if len(held) <= 12 else str(job),
+                    ha="center", va="center", color="white", fontsize="small", clip_on=True,
+                    gid="job-label")
+    done = [] if crowded else [(stop, y) for (_a, _s, stop, _j, cause), y in zip(
+        held, ys, strict=True) if cause == "delete"]
+    if done:
+        slot_pt = min(heights) * ax.bbox.height * 72 / fig.dpi / max(1, len(lanes))
+        vu.points(ax, "deleted", *zip(*done, strict=True), ms=min(14.0, max(3.0, slot_pt)),
+                  mew=1.0 if len(done) > vu.MAX_ROW_LABELS else 2.5)
+    shown = [k for k in MARKS if marks[k][0]]
+    for k in shown:
+        dy = _MARK_DY.get(k, 0.0)
+        vu.points(ax, k, marks[k][0], [lanes[a] + dy for a in marks[k][1]])
+    causes = _arrows(ax, handoffs(tr), lanes)
+
+    vu.label_rows(ax, list(lanes), "worker")
+    vu.time_axis(ax, tr.end_time)
+    ax.set_title(_title(tr, "Worker swimlanes"), loc="left")
+    arrows = [Line2D([], [], color=vu.MARKS[c]["color"], linestyle=_ARROW_STYLE[c],
+                     label=f"handed on: {vu.ARROW_LABELS[c]}") for c in causes]
+    vu.legend(ax, [*vu.handles(["reserved"], [*(["deleted"] if done else []), *shown]),
+                   *arrows], title="worker holds a job")
+    return fig
+
+
+_ARROW_STYLE = {"ttr-expired": "--", "connection-closed": "-"}
+_MARK_DY = {"hang": -0.3, "wake": -0.3, "deadline-soon": -0.3}  # so marks at one time don't hide
+
+
+
+def _slots(held: list[tuple[str, float, float, int, str]], lanes: dict[str, int]
+           ) -> tuple[list[float], list[float]]:
+    """Y centre and height of each held span: jobs held at once share their lane in slots."""
+    slot = [0] * len(held)
+    per_lane: dict[str, list[float]] = {}  # actor -> end time of each slot
+    for i in sorted(range(len(held)), key=lambda i: held[i][1]):
+        ends = per_lane.setdefault(held[i][0], [])
+        free = next((k for k, e in enumerate(ends) if e <= held[i][1]), len(ends))
+        if free == len(ends):
+            ends.append(0.0)
+        ends[free] = held[i][2]
+        slot[i] = free
+    ys, hs = [], []
+    for (actor, *_rest), k in zip(held, slot, strict=True):
+        n = len(per_lane[actor])
+        h = 0.7 / n
+        ys.append(lanes[actor] - 0.35 + h * (k + 0.5))
+        hs.append(h)
+    return ys, hs
+
+
+def _arrows(ax: Axes, h: dict[str, list[Any]], lanes: dict[str, int]) -> list[str]:
+    """Draw hand-off arrows (annotated when few); return the causes drawn, legend order."""
+    causes = [c for c in REDELIVERY_CAUSES if c in h["cause"]]
+    rows = list(zip(h["cause"], h["lost_by"], h["lost_at"], h["next_by"], h["next_at"],
+                    strict=True))
+    if len(rows) > MANY_ARROWS:
+        for c in causes:
+            sel = [r for r in rows if r[0] == c]
+            x0 = np.array([r[2] for r in sel])
+            y0 = np.array([lanes[r[1]] for r in sel], float)
+            ax.quiver(x0, y0, np.array([r[4] for r in sel]) - x0,
+                      np.array([lanes[r[3]] for r in sel]) - y0, angles="xy",
+                      scale_units="xy", scale=1, color=vu.MARKS[c]["color"], width=0.002,
+                      alpha=0.6, gid=f"handoff:{c}")
+        return causes
+    for cause, lost_by, lost_at, next_by, next_at in rows:
+        colour = vu.MARKS[cause]["color"]
+        y0, y1 = lanes[lost_by], lanes[next_by]
+        ax.annotate("", xy=(next_at, y1), xytext=(lost_at, y0), gid=f"handoff:{cause}",
+                    arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 1.6,
+                                "linestyle": _ARROW_STYLE[cause], "shrinkA": 4, "shrinkB": 6,
+                                "connectionstyle": "arc3,rad=-0.25"})
+        if len(rows) <= 12:
+            ax.annotate(vu.ARROW_LABELS[cause], xy=((lost_at + next_at) / 2, (y0 + y1) / 2),
+                        xytext=(8, 0), textcoords="offset points", ha="left", va="center",
+                        color=colour, fontsize="small", fontweight="bold",
+                        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none",
+                              "alpha": 0.85}, gid="handoff-label")
+    return causes
+
+
+def overview(trace: AnyTrace) -> Figure:
+    """Swimlanes, job timeline and tube depth in one figure (what `--plot` saves)."""
+    tr = as_trace(trace)
+    n_tubes = max(1, len({ev[2] for ev in tr.raw if ev[1]}))
+    n_jobs, n_lanes = len(tr.jobs()), len(tr.actors())
+    ratios = [min(4.0, 1 + 0.5 * n_lanes), min(6.0, 1 + 0.3 * n_jobs), *[1.6] * n_tubes]
+    fig = Figure(figsize=(vu.FIG_WIDTH, min(16.0, 2 + 1.1 * sum(ratios))))
+    axes = fig.subplots(len(ratios), 1, sharex=True, height_ratios=ratios)
+    vu.fixed_margins(fig, len(ratios))
+    worker_swimlanes(tr, ax=axes[0])
+    job_timeline(tr, ax=axes[1])
+    tube_depth(tr, ax=list(axes[2:]))
+    for a in axes[:-1]:
+        a.set_xlabel("")
+    return fig

@@ -1,0 +1,227 @@
+"""Views: structural checks (rows, spans per state, markers, arrows, legends, labels), not
+pixels; PNGs are checked for their signature; 10,000-job traces must render."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from stalksim import _viewutil as vu  # noqa: E402
+from stalksim import views  # noqa: E402
+from stalksim.trace import STATES, Trace  # noqa: E402
+from tests.test_trace import crash_story, hang_story, mixed_story, synthetic  # noqa: E402
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def gid(ax, name: str) -> list:
+    """Artists of an axes tagged with this gid."""
+    return [a for a in ax.get_children() if a.get_gid() == name]
+
+
+def one(ax, name: str):
+    (artist,) = gid(ax, name)
+    return artist
+
+
+def n_points(ax, name: str) -> int:
+    return sum(len(line.get_xdata()) for line in gid(ax, name))
+
+
+def legend_texts(ax) -> list[str]:
+    leg = ax.get_legend()
+    return [t.get_text() for t in leg.get_texts()] if leg else []
+
+
+def png_bytes(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=50)
+    return buf.getvalue()
+
+
+def test_views_do_not_touch_pyplot_state():
+    plt.close("all")
+    for fig in (views.job_timeline(crash_story()), views.tube_depth(crash_story()),
+                views.worker_swimlanes(crash_story()), views.overview(crash_story())):
+        assert isinstance(fig, Figure)
+    assert plt.get_fignums() == []
+
+
+def test_palette_is_consistent_and_crash_differs_from_hang():
+    assert set(vu.STATE_COLOURS) == set(STATES)
+    assert len(set(vu.STATE_COLOURS.values())) == len(STATES)
+    ttr, closed = vu.MARKS["ttr-expired"], vu.MARKS["connection-closed"]
+    assert ttr["marker"] != closed["marker"] and ttr["color"] != closed["color"]
+    assert vu.MARKS["crash"]["marker"] == "X"
+    assert vu.MARKS["hang"]["marker"] != "X"
+    assert vu.MARKS["hang"]["color"] != vu.MARKS["crash"]["color"]
+
+
+# -- job timeline -----------------------------------------------------------------------------
+
+def test_timeline_crash_story():
+    fig = views.job_timeline(Trace(crash_story(), meta={"scenario": "crashed-consumer"}))
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1"]
+    assert ax.get_ylabel() == "job id" and ax.get_xlabel() == "time (s)"
+    assert "crashed-consumer" in ax.get_title(loc="left")
+    assert len(one(ax, "ready").get_paths()) == 2  # 0-1 s and 2-2.5 s
+    assert len(one(ax, "reserved").get_paths()) == 2  # w1 1-2 s, w2 2.5-4 s
+    assert gid(ax, "delayed") == [] and gid(ax, "buried") == []
+    assert n_points(ax, "connection-closed") == 1 and n_points(ax, "ttr-expired") == 0
+    assert n_points(ax, "deleted") == 1
+    assert legend_texts(ax) == ["ready", "reserved", "connection closed (crash)", "deleted"]
+    assert png_bytes(fig).startswith(PNG_SIGNATURE)
+
+
+def test_timeline_hang_story_marks_ttr_expiry_at_reserve_plus_ttr():
+    (ax,) = views.job_timeline(hang_story()).axes
+    marker = one(ax, "ttr-expired")
+    assert list(marker.get_xdata()) == [6.0]
+    assert n_points(ax, "connection-closed") == 0
+    assert len(one(ax, "reserved").get_paths()) == 2 and len(one(ax, "ready").get_paths()) == 1
+    assert "TTR expired (hang)" in legend_texts(ax)
+
+
+def test_timeline_rows_states_and_cuts():
+    (ax,) = views.job_timeline(mixed_story()).axes
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1", "2", "3"]
+    assert legend_texts(ax)[:4] == list(STATES)
+    assert len(one(ax, "delayed").get_paths()) == 2 and len(one(ax, "buried").get_paths()) == 1
+
+    (ax,) = views.job_timeline(mixed_story(), jobs=[3, 1], until=2.5).axes
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["3", "1"]
+    ends = [v[:, 0].max() for s in STATES for c in gid(ax, s) for v in c.get_paths()
+            for v in [v.vertices]]
+    assert max(ends) == 2.5
+    assert ax.get_xlim()[1] == pytest.approx(2.5, rel=0.05)
+
+
+def test_timeline_draws_into_given_axes():
+    fig = Figure()
+    ax = fig.add_subplot()
+    assert views.job_timeline(hang_story(), ax=ax) is fig
+    assert gid(ax, "reserved")
+
+
+def test_timeline_of_10000_jobs_thins_row_labels_and_renders():
+    tr = Trace(synthetic(10_000, seed=3))
+    fig = views.job_timeline(tr)
+    (ax,) = fig.axes
+    spans = sum(len(c.get_paths()) for s in STATES for c in gid(ax, s))
+    assert spans >= 10_000
+    assert len(ax.collections) <= len(STATES)  # one collection per state, not one per span
+    assert png_bytes(fig).startswith(PNG_SIGNATURE)
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert 2 <= len(labels) <= 20 and labels[0] == "1"
+
+
+# -- tube depth -------------------------------------------------------------------------------
+
+def test_tube_depth_panels_per_tube_with_pauses():
+    fig = views.tube_depth(mixed_story())
+    orders, emails = fig.axes
+    assert orders.get_title(loc="left") == "tube 'orders'"
+    assert emails.get_title(loc="left") == "tube 'emails'"
+    for ax in (orders, emails):
+        assert [c.get_label() for c in ax.collections[:4]] == list(STATES)
+        assert ax.get_ylabel() == "jobs"
+    assert emails.get_xlabel() == "time (s)" and orders.get_xlabel() == ""
+    assert [p.get_label() for p in orders.patches if p.get_label() == "paused"] == ["paused"]
+    assert [p for p in emails.patches if p.get_label() == "paused"] == []
+    assert legend_texts(orders) == [*STATES, "paused"]
+    assert png_bytes(fig).startswith(PNG_SIGNATURE)
+
+
+def test_tube_depth_choice_of_tubes_and_axes():
+    assert len(views.tube_depth(mixed_story(), tubes=["emails"]).axes) == 1
+    fig = Figure()
+    ax = fig.add_subplot()
+    assert views.tube_depth(crash_story(), ax=ax) is fig
+    with pytest.raises(ValueError, match="one Axes per tube"):
+        views.tube_depth(mixed_story(), ax=ax)
+
+
+# -- worker swimlanes -------------------------------------------------------------------------
+
+def test_swimlanes_crash_story():
+    fig = views.worker_swimlanes(crash_story())
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["w1", "w2"]
+    assert ax.get_ylabel() == "worker" and ax.get_xlabel() == "time (s)"
+    assert len(one(ax, "reserved").get_paths()) == 2
+    assert [t.get_text() for t in gid(ax, "job-label")] == ["job 1", "job 1"]
+    crash = one(ax, "crash")
+    assert (list(crash.get_xdata()), list(crash.get_ydata())) == ([2.0], [0])
+    arrow = one(ax, "handoff:connection-closed")
+    assert arrow.xy == (2.5, 1) and arrow.xyann == (2.0, 0)  # from w1's loss to w2's reserve
+    assert [t.get_text() for t in gid(ax, "handoff-label")] == ["connection closed"]
+    assert gid(ax, "handoff:ttr-expired") == [] and gid(ax, "hang") == []
+    assert legend_texts(ax) == ["reserved", "deleted", "crash", "handed on: connection closed"]
+    assert png_bytes(fig).startswith(PNG_SIGNATURE)
+
+
+def test_swimlanes_hang_story():
+    (ax,) = views.worker_swimlanes(hang_story()).axes
+    assert n_points(ax, "hang") == 1 and list(one(ax, "hang").get_xdata()) == [2.0]
+    assert n_points(ax, "not-found") == 1 and n_points(ax, "wake") == 1
+    assert gid(ax, "crash") == []
+    arrow = one(ax, "handoff:ttr-expired")
+    assert arrow.xyann == (6.0, 0) and arrow.xy == (6.0, 1)
+    assert [t.get_text() for t in gid(ax, "handoff-label")] == ["TTR expired"]
+    assert "handed on: TTR expired" in legend_texts(ax)
+    assert "hang (connection stays open)" in legend_texts(ax)
+
+
+def test_swimlanes_show_marks_that_name_a_job():
+    raw = [*hang_story()[:-1], (20 * 10**9, 1, "default", "", "", "not-found", "w1")]
+    (ax,) = views.worker_swimlanes(raw).axes
+    assert n_points(ax, "not-found") == 1
+
+
+def test_swimlanes_share_a_lane_between_jobs_held_at_once():
+    raw = [
+        (0, 1, "t", "new", "ready", "put", "p"),
+        (0, 2, "t", "new", "ready", "put", "p"),
+        (10**9, 1, "t", "ready", "reserved", "reserve", "w"),
+        (2 * 10**9, 2, "t", "ready", "reserved", "reserve", "w"),
+        (3 * 10**9, 1, "t", "reserved", "deleted", "delete", "w"),
+        (4 * 10**9, 2, "t", "reserved", "deleted", "delete", "w"),
+    ]
+    (ax,) = views.worker_swimlanes(raw).axes
+    tops = sorted(p.vertices[:, 1].min() for p in one(ax, "reserved").get_paths())
+    assert tops[0] < tops[1]  # two slots, one above the other
+
+
+def test_swimlanes_of_many_jobs_use_one_quiver_per_cause():
+    fig = views.worker_swimlanes(synthetic(10_000, seed=3))
+    (ax,) = fig.axes
+    assert len(gid(ax, "handoff:ttr-expired")) == 1
+    assert len(gid(ax, "handoff:connection-closed")) == 1
+    assert gid(ax, "handoff-label") == [] and gid(ax, "job-label") == []
+    assert png_bytes(fig).startswith(PNG_SIGNATURE)
+
+
+# -- the rest ---------------------------------------------------------------------------------
+
+def test_overview_and_empty_traces_render():
+    fig = views.overview(Trace(mixed_story(), meta={"scenario": "mixed", "seed": 7}))
+    assert len(fig.axes) == 4  # swimlanes, timeline, two tubes
+    assert "(seed 7)" in fig.axes[0].get_title(loc="left")
+    assert png_bytes(fig).startswith(PNG_SIGNATURE)
+    assert png_bytes(views.overview(synthetic(10_000, seed=1))).startswith(PNG_SIGNATURE)
+    for view in (views.job_timeline, views.tube_depth, views.worker_swimlanes, views.overview):
+        assert png_bytes(view(Trace())).startswith(PNG_SIGNATURE)
+
+
+def test_time_control_helpers_are_re_exported():
+    idx = views.TraceIndex(crash_story())
+    assert idx.state_at(2.2)["tubes"]["default"]["ready"] == [1]
+    assert views.state_at(crash_story(), 3)["held"] == {"w2": [1]}
