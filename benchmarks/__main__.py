@@ -1,0 +1,144 @@
+"""`python -m benchmarks [--quick] [--out docs/performance.md]`: every speed and memory target of
+the project, measured side by side in one run, printed as one table of ratios and written to
+docs/performance.md with the date, machine and command.
+
+`--quick` is the CI smoke run: tiny sizes, nothing asserted about time, nothing written unless
+--out is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import sys
+import time
+
+from benchmarks import mmc, workloads
+
+FULL = {"until": 1000.0, "million": 1_000_000, "memory": 1_000_000,
+        "growth": (10_000, 100_000, 1_000_000), "cycles": 20_000, "timeline_jobs": 1000,
+        "validate_until": 200.0, "validate_seeds": 5}
+QUICK = {"until": 20.0, "million": 2_000, "memory": 5_000, "growth": (100, 1_000, 2_000),
+         "cycles": 500, "timeline_jobs": 100, "validate_until": 20.0, "validate_seeds": 2}
+
+
+def _progress(msg: str) -> None:
+    print(f"  ... {msg}", file=sys.stderr, flush=True)
+
+
+def validate_mmc(size: dict) -> tuple[list[str], bool]:
+    """Do the three M/M/10 models agree on mean wait time, within sampling error?"""
+    lam, mu, c = 100.0, 12.0, 10
+    exact = mmc.erlang_c_wait(lam, mu, c)
+    lines, ok = [], True
+    for name, fn in (("stalksim", mmc.stalksim_mmc), ("ciw", mmc.ciw_mmc),
+                     ("simpy", mmc.simpy_mmc)):
+        means = [fn(lam, mu, c, size["validate_until"], seed=s)[2]
+                 for s in range(1, size["validate_seeds"] + 1)]
+        mean = statistics.fmean(means)
+        se = statistics.stdev(means) / len(means) ** 0.5 if len(means) > 1 else float("inf")
+        agree = abs(mean - exact) <= 3 * se
+        ok &= agree
+        lines.append(f"{name}: mean wait {mean * 1000:.2f} ms ± {se * 1000:.2f} (SE over "
+                     f"{len(means)} seeds); Erlang C {exact * 1000:.2f} ms -> "
+                     f"{'agrees' if agree else 'DISAGREES'}")
+    return lines, ok
+
+
+def run(size: dict) -> tuple[list[tuple[str, str, str, str, str]], list[str]]:
+    rows: list[tuple[str, str, str, str, str]] = []
+    notes: list[str] = []
+
+    def row(n, workload, measured, target, met):
+        rows.append((n, workload, measured, target, "yes" if met else "NO"))
+
+    _progress("validating M/M/10 wait times")
+    lines, ok = validate_mmc(size)
+    notes += lines
+    lam, mu, c, until = 100.0, 12.0, 10, size["until"]
+
+    _progress("workload 1-2: M/M/10")
+    n_off, t_off, _ = mmc.stalksim_mmc(lam, mu, c, until, trace=False, measure_wait=False)
+    n_on, t_on, _ = mmc.stalksim_mmc(lam, mu, c, until, trace=True, measure_wait=False)
+    n_ciw, t_ciw, _ = mmc.ciw_mmc(lam, mu, c, until)
+    n_sp, t_sp, _ = mmc.simpy_mmc(lam, mu, c, until)
+    off, on, ciw_rate, simpy_rate = n_off / t_off, n_on / t_on, n_ciw / t_ciw, n_sp / t_sp
+    r_ciw, r_sp = off / ciw_rate, off / simpy_rate
+    row("1", f"M/M/10, {n_off:,} jobs, traces off (waits validated: {'yes' if ok else 'NO'})",
+        f"{off:,.0f} jobs/s; {r_ciw:.2f}x ciw ({ciw_rate:,.0f}/s), {r_sp:.2f}x simpy "
+        f"({simpy_rate:,.0f}/s)", ">= 1.0x ciw, >= 0.5x simpy", ok and r_ciw >= 1 and r_sp >= 0.5)
+    row("2", "the same, traces on", f"{on:,.0f} jobs/s = {on / off:.2f}x workload 1",
+        ">= 0.6x", on / off >= 0.6)
+
+    _progress(f"workload 3: {size['million']:,} jobs, 50 workers, 3 tubes")
+    m = workloads._in_subprocess("million", size["million"])
+    row("3", f"{m['jobs']:,} jobs, 50 workers, 3 tubes, priorities, TTR",
+        f"{m['wall']:.1f} s wall, peak RSS {m['peak_rss'] / 2**20:.0f} MiB",
+        "< 30 s, < 1 GiB", m["wall"] < 30 and m["peak_rss"] < 2**30)
+
+    _progress(f"workload 4: {size['memory']:,} ready jobs, stalksim and beanstalkd")
+    ms = workloads._in_subprocess("memory_stalksim", size["memory"])["bytes_per_job"]
+    mb = workloads._in_subprocess("memory_beanstalkd", size["memory"])["bytes_per_job"]
+    row("4", f"{size['memory']:,} small ready jobs: memory per job",
+        f"{ms:.0f} B vs beanstalkd {mb:.0f} B = {ms / mb:.2f}x", "<= 2x", ms <= 2 * mb)
+
+    _progress("workload 5: cost growth")
+    costs = [workloads.cycle_cost(n) for n in size["growth"]]
+    growth = costs[-1] / costs[0]
+    row("5", "put+reserve+delete with " + " / ".join(f"{n:,}" for n in size["growth"])
+        + " queued", " / ".join(f"{t * 1e6:.1f} us" for t in costs) + f" = {growth:.2f}x",
+        "<= 1.5x", growth <= 1.5)
+
+    _progress("workload 6: synchronous client")
+    sim_rate, real_rate = workloads.client_rates(size["cycles"])
+    row("6", "sync client put+reserve+delete cycles/s",
+        f"{sim_rate:,.0f}/s vs greenstalk+beanstalkd {real_rate:,.0f}/s = "
+        f"{sim_rate / real_rate:.1f}x", ">= 10x", sim_rate >= 10 * real_rate)
+
+    _progress("workload 7: interactivity")
+    draw, step = workloads.interactivity(size["timeline_jobs"])
+    row("7", f"job timeline redraw ({size['timeline_jobs']:,} jobs); one time-control step",
+        f"{draw * 1000:.0f} ms; {step * 1000:.1f} ms", "<= 100 ms; <= 50 ms",
+        draw <= 0.1 and step <= 0.05)
+    return rows, notes
+
+
+def table(rows: list[tuple[str, ...]]) -> str:
+    head = ("#", "workload", "measured (same run)", "target", "met")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="tiny smoke run (CI)")
+    ap.add_argument("--out", help="markdown file to write (default docs/performance.md; "
+                    "none with --quick)")
+    args = ap.parse_args(argv)
+    size = QUICK if args.quick else FULL
+    out = args.out or (None if args.quick else "docs/performance.md")
+    t0 = time.perf_counter()
+    rows, notes = run(size)
+    elapsed = time.perf_counter() - t0
+    text = table(rows)
+    print(text)
+    print("\n".join(notes))
+    print(f"total {elapsed:.0f} s")
+    if out:
+        cpu = platform.processor() or platform.machine()
+        header = (f"# Performance\n\nMeasured {datetime.date.today()} on {platform.node()} "
+                  f"({os.cpu_count()} cores, {cpu}, Python {platform.python_version()}) by "
+                  f"`python -m benchmarks{' --quick' if args.quick else ''}` in "
+                  f"{elapsed:.0f} s. Every ratio compares numbers measured in this one run.\n\n")
+        with open(out, "w") as f:
+            f.write(header + text + "\n\nM/M/10 validation (mean wait in queue):\n\n"
+                    + "\n".join(f"- {n}" for n in notes) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
