@@ -132,7 +132,8 @@ class SimClient(greenstalk.Client):
         pipe = self._pipe
         if pipe is None:
             return not self._closed
-        return not pipe.closed and pipe.session.idle()
+        # in sync: no reply waiting to be read, no command half-parsed
+        return not pipe.closed and not pipe.session.out and pipe.session.idle()
 
     def _call(self, command: Any, *args: Any) -> Any:
         sim = self._sim

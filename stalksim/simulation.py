@@ -15,7 +15,10 @@ import greenstalk
 import simpy
 
 from stalksim.core import SEC, Server
+from stalksim.core.state import NEVER
 
+#: beanstalkd's cap on -z (1 GiB).
+MAX_JOB_SIZE_LIMIT = 1073741824
 #: A blocking `reserve()` gives up after this much virtual time with nothing to hand out
 #: while simulated processes keep running (a real server would wait on).
 DEFAULT_MAX_WAIT = 7 * 24 * 3600.0
@@ -47,8 +50,10 @@ class Simulation:
     def __init__(self, *, seed: int | None = None, max_job_size: int = 65535,
                  trace: bool = True, max_wait: float = DEFAULT_MAX_WAIT,
                  max_events: int = DEFAULT_MAX_EVENTS) -> None:
-        if not isinstance(max_job_size, int) or not 0 <= max_job_size <= 1073741824:
-            raise ValueError("max_job_size must be an int from 0 to 1073741824 (beanstalkd -z)")
+        if not isinstance(max_job_size, int) or max_job_size < 0:
+            raise ValueError(f"max_job_size must be a whole number of bytes >= 0, "
+                             f"not {max_job_size!r}")
+        max_job_size = min(max_job_size, MAX_JOB_SIZE_LIMIT)  # beanstalkd -z caps it too
         self.env = simpy.Environment()
         self.seed = seed
         self.rng = random.Random(seed)
@@ -60,6 +65,8 @@ class Simulation:
         self.max_events = max_events
         self._pending: set[int] = set()  # due times (ns) of scheduled core wake-ups
         self._names: set[str] = set()
+        self._last_t = 0.0
+        self._last_ns = 0
 
     # ---- time ----------------------------------------------------------------------------
     @property
@@ -69,8 +76,13 @@ class Simulation:
 
     def now_ns(self) -> int:
         """Virtual time in integer nanoseconds, never behind the core's clock."""
-        ns = round(self.env.now * SEC)
-        return ns if ns > self.server.now else self.server.now
+        t = self.env.now
+        if t != self._last_t:  # commands cluster at one instant: convert once
+            self._last_t = t
+            self._last_ns = round(t * SEC)
+        ns = self._last_ns
+        core = self.server.now
+        return ns if ns > core else core
 
     def advance(self, seconds: float) -> None:
         """Move virtual time forward: delays mature, TTRs expire, pauses end, processes run."""
@@ -89,8 +101,8 @@ class Simulation:
 
     def _arm(self) -> None:
         """Schedule a simpy wake-up for the core's next due time, unless one is pending."""
-        due = self.server.next_due()
-        if due is None or due in self._pending:
+        due = self.server._due
+        if due >= NEVER or due in self._pending:
             return
         if self._pending and min(self._pending) <= due:
             return

@@ -129,6 +129,18 @@ class Server(State):
         c.worker = True
         if self._deadline_soon(c) and not self._conn_ready(c):
             raise Refused(R.DEADLINE_SOON)
+        best = self._best_ready(c)
+        if best is not None:
+            # Shortcut for the common case, same outcome as waiting then process_queue: an
+            # unpaused tube with a ready job has no other waiter, so this connection would be
+            # the only one in that tube's waiting set and ms_take would leave its cursor at 1.
+            job = best[2]
+            t = job.tube
+            heappop(t.ready)
+            self._take_ready(job)
+            t.waiting.last = 1
+            self._reserve(c, job, "reserve")
+            return job
         c.waiting = True
         c.timeout_at = timeout_at
         self.waiting_n += 1
@@ -164,6 +176,17 @@ class Server(State):
         if self._stop_waiting(c):
             c.timeout_at = None
             self._schedule(c)
+
+    def _best_ready(self, c: Conn) -> tuple | None:
+        """The (pri, id, job) entry a reserve would get now from c's unpaused tubes."""
+        best = None
+        now = self.now
+        for t in c.watch:
+            if t.ready_n and not (t.pause and t.unpause_at > now):
+                e = _top(t.ready)
+                if best is None or e < best:
+                    best = e
+        return best
 
     def reserve_job(self, c: Conn, now: int, id: int) -> Job:
         """`reserve-job <id>`: a ready, delayed or buried job in any tube; never DEADLINE_SOON."""
