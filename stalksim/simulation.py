@@ -16,6 +16,8 @@ import simpy
 
 from stalksim.core import SEC, Server
 from stalksim.core.state import NEVER
+from stalksim.protocol import _hub
+from stalksim.protocol import advance as _guarded_advance
 
 #: beanstalkd's cap on -z (1 GiB).
 MAX_JOB_SIZE_LIMIT = 1073741824
@@ -67,6 +69,7 @@ class Simulation:
         self._names: set[str] = set()
         self._last_t = 0.0
         self._last_ns = 0
+        self._hub = _hub(self.server)  # raw sessions whose reserve was answered meanwhile
 
     # ---- time ----------------------------------------------------------------------------
     @property
@@ -96,11 +99,13 @@ class Simulation:
             self.env.run()
         elif until > self.env.now:
             self.env.run(until=until)
-        self.server.advance(self.now_ns())
+        _guarded_advance(self.server, self.now_ns())
         self._arm()
 
     def _arm(self) -> None:
         """Schedule a simpy wake-up for the core's next due time, unless one is pending."""
+        if self._hub.ready:  # a session's reserve was answered by a direct core call
+            _guarded_advance(self.server, self.now_ns())
         due = self.server._due
         if due >= NEVER or due in self._pending:
             return
@@ -115,7 +120,7 @@ class Simulation:
         due = ev.value
         self._pending.discard(due)
         now = self.now_ns()
-        self.server.advance(due if due > now else now)
+        _guarded_advance(self.server, due if due > now else now)
         self._arm()
 
     def wait_for(self, done: Callable[[], bool], what: str, timeout: float | None = None) -> None:

@@ -33,27 +33,32 @@ class Server(State):
     """A simulated beanstalkd 1.12. Adapters own the clock and the I/O."""
 
     # ---- put -----------------------------------------------------------------------------
-    def put_header(self, c: Conn, now: int, size: int, trailing: bool = False) -> None:
-        """The checks made on a put line before its body is read (counted in cmd-put)."""
+    def put_header(self, c: Conn, now: int, size: int, trailing: bool = False) -> int:
+        """The checks on a put line before its body is read (counted in cmd-put). Returns the
+        job's id: beanstalkd takes it here, so a slow body keeps its place in the id order and
+        an abandoned one leaves a gap."""
         self._op(c, now, "put")
         if size > self.max_job_size:
             raise Refused(R.JOB_TOO_BIG)
         if trailing:
             raise Refused(R.BAD_FORMAT)
         c.producer = True
-
-    def put_body(self, c: Conn, now: int, pri: int, delay: int, ttr: int, body: bytes,
-                 crlf: bool = True) -> int:
-        """Make the job from a body that has been read; the id is used up even on failure."""
-        self.advance(now)
         id = self.next_id
         self.next_id += 1
+        return id
+
+    def put_body(self, c: Conn, now: int, id: int, pri: int, delay: int, ttr: int,
+                 body: bytes, *, crlf: bool = True, since: int | None = None) -> int:
+        """Make job `id` (from put_header) once its body has been read. `since` is when the
+        put line arrived (the job's age counts from then)."""
+        self.advance(now)
         if not crlf:
             raise Refused(R.EXPECTED_CRLF)
         if self.draining:
             raise Refused(R.DRAINING)
         t = c.use
-        job = Job(id, t, pri, delay, ttr if ttr > 0 else 1, body, self.now)
+        job = Job(id, t, pri, delay, ttr if ttr > 0 else 1, body,
+                  self.now if since is None else since)
         self.jobs[id] = job
         t.refs += 1
         t.total_jobs += 1
@@ -64,8 +69,8 @@ class Server(State):
     def put(self, c: Conn, now: int, pri: int, delay: int, ttr: int, body: bytes) -> int:
         """`put <pri> <delay> <ttr> <bytes>`: a new job in the used tube; returns its id."""
         _u32(pri, delay, ttr, len(body))
-        self.put_header(c, now, len(body))
-        return self.put_body(c, now, pri, delay, ttr, body)
+        id = self.put_header(c, now, len(body))
+        return self.put_body(c, now, id, pri, delay, ttr, body)
 
     # ---- tubes of a connection -----------------------------------------------------------
     def use(self, c: Conn, now: int, name: str) -> str:
@@ -165,6 +170,17 @@ class Server(State):
         if word is not None:
             raise Refused(word)
         return job
+
+    def hangup(self, c: Conn, now: int) -> bool:
+        """The client half-closed while its reserve waited: 1.12 answers TIMED_OUT (through
+        on_reply). False if the connection was not waiting."""
+        self.advance(now)
+        if not self._stop_waiting(c):
+            return False
+        c.timeout_at = None
+        self._schedule(c)
+        self._answer(c, None, R.TIMED_OUT)
+        return True
 
     def cancel_wait(self, c: Conn, now: int) -> None:
         """Withdraw a waiting reserve without an answer (the simulator gives up on it).
@@ -309,9 +325,9 @@ class Server(State):
     # ---- pause and stats -----------------------------------------------------------------
     def pause_tube(self, c: Conn, now: int, name: str, delay: int) -> None:
         """Stop handing out the tube's jobs for `delay` s; 0 means resume at once (1 ns)."""
-        _name(name)
         _u32(delay)
-        self._op(c, now, "pause-tube")
+        self._op(c, now, "pause-tube")  # 1.12 counts it before checking the name's rules
+        _name(name)
         t = self.tube_by_name.get(name)
         if t is None:
             raise Refused(R.NOT_FOUND)
