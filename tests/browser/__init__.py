@@ -1,0 +1,1 @@
+"""Browser tests: the notebooks run in JupyterLab, driven by headless Chromium."""

@@ -1,0 +1,96 @@
+"""Fixtures for the browser test: a JupyterLab server, headless Chromium, one page per test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser import lab
+
+
+def require_browser_stack() -> None:
+    """Skip (locally) or fail (in CI) with a visible reason when chromium or Jupyter is missing."""
+    missing = lab.missing_requirements()
+    if missing:
+        reason = "the browser test needs " + ", ".join(missing)
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[lab.JupyterLab]:
+    """A private JupyterLab server; its kernels see a private beanstalkd when one is installed."""
+    require_browser_stack()
+    env: dict[str, str] = {}
+    beanstalkd = None
+    if shutil.which("beanstalkd"):
+        from tests.realserver import RealBeanstalkd
+
+        beanstalkd = RealBeanstalkd().start()
+        env = {"BEANSTALKD_HOST": beanstalkd.host, "BEANSTALKD_PORT": str(beanstalkd.port)}
+    server = lab.JupyterLab(Path(tmp_path_factory.mktemp("jupyterlab")), env=env)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        if beanstalkd is not None:
+            beanstalkd.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium(jupyterlab: lab.JupyterLab) -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright (no browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    try:
+        browser = pw.chromium.launch(
+            executable_path=lab.CHROMIUM, headless=True, args=lab.CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+    finally:
+        pw.stop()
+
+
+@pytest.fixture
+def page(chromium: Any, jupyterlab: lab.JupyterLab) -> Iterator[Any]:
+    """A fresh browser context and page that may reach only the local JupyterLab."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    blocked: list[str] = []
+    page_errors: list[str] = []
+
+    def only_local(route: Any) -> None:
+        host = urllib.parse.urlparse(route.request.url).hostname
+        if host in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_local)
+    pg = context.new_page()
+    pg.on("pageerror", lambda exc: page_errors.append(str(exc)[:500]))
+    pg.stalk_blocked = blocked
+    pg.stalk_page_errors = page_errors
+    try:
+        yield pg
+    finally:
+        context.close()
+        jupyterlab.shutdown_sessions()
+
+
+@pytest.fixture(scope="module")
+def browser_summary() -> dict[str, dict[str, Any]]:
+    """Per-notebook results, written to test-artifacts/browser/summary.json after each test."""
+    return {}
