@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -93,20 +92,8 @@ def test_bad_arguments_give_one_line_and_a_non_zero_exit(capsys, argv, words):
     assert len(err.strip().splitlines()) == 1 and words in err and "Traceback" not in err
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes anywhere")
-def test_unwritable_path(capsys, tmp_path):
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o500)
-    try:
-        code, _, err = run(capsys, "run", "handshake", "--plot", str(ro / "x.png"))
-    finally:
-        ro.chmod(0o700)
-    assert code == 2 and "not writable" in err and len(err.splitlines()) == 1
-
-
-@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
 def test_unwritable_special_path_is_refused_before_the_run(capsys):
+    # /proc refuses new files even to root (CI runs as root, so a chmod'ed folder won't do)
     code, out, err = run(capsys, "run", "handshake", "--trace", "/proc/stalksim.jsonl")
     assert code == 2 and out == "" and "not writable" in err and len(err.splitlines()) == 1
 
