@@ -6,6 +6,7 @@ event keeps its colour and marker in every view, so a learner reads one legend o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -47,10 +48,15 @@ MARKS: dict[str, dict[str, Any]] = {
     "deadline-soon": {"marker": "$!$", "color": OKABE_ITO["orange"], "ms": 10,
                       "label": "deadline-soon"},
 }
+# A hold while its worker is hung: the job is still reserved, but no work is being done, so the
+# reserved blue turns into a light, hatched box (outlined in the reserved blue).
+HUNG = {"facecolor": "#DCE9F5", "hatch": "////", "color": STATE_COLOURS["reserved"],
+        "label": "hung: connection open, job still reserved"}
 ARROW_LABELS = {"ttr-expired": "TTR expired", "connection-closed": "connection closed"}
 TIME_LABEL = "time (s)"
 MAX_ROW_LABELS = 40
-FIG_WIDTH, LEFT_IN, LEGEND_IN = 11.0, 1.0, 2.7  # inches: figure, y labels, legend
+FIG_WIDTH, LEFT_IN, LEGEND_IN = 11.0, 1.0, 3.1  # inches: figure, y labels, legend
+X_MARGIN = 0.02  # of the time span, after the end
 
 
 def new_axes(ax: Axes | None, width: float, height: float) -> tuple[Figure, Axes]:
@@ -81,6 +87,12 @@ def rows_height(n: int, per_row: float, lo: float = 2.5, hi: float = 9.0) -> flo
     return min(hi, max(lo, 1.3 + per_row * n))
 
 
+def natural_key(name: str) -> tuple[Any, ...]:
+    """Sort key that orders "worker-2" before "worker-10" (digit runs compare as numbers)."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p)
+                 for p in re.split(r"(\d+)", name) if p)
+
+
 def bars(ax: Axes, x0: Sequence[float], x1: Sequence[float], y: Sequence[float],
          height: float | Sequence[float], colour: str, label: str, *, edges: bool
          ) -> PolyCollection:
@@ -93,6 +105,22 @@ def bars(ax: Axes, x0: Sequence[float], x1: Sequence[float], y: Sequence[float],
                           linewidths=0.6 if edges else 0, label=label, gid=label)
     ax.add_collection(coll, autolim=False)
     return coll
+
+
+def hung_bars(ax: Axes, x0: Sequence[float], x1: Sequence[float], y: Sequence[float],
+              height: float | Sequence[float]) -> PolyCollection | None:
+    """Holds while the worker is hung: light, hatched bars (gid "hung"); None if there are none."""
+    if not len(x0):
+        return None
+    coll = bars(ax, x0, x1, y, height, HUNG["facecolor"], "hung", edges=False)
+    coll.set(hatch=HUNG["hatch"], edgecolor=HUNG["color"], linewidth=0.8, label=HUNG["label"])
+    return coll
+
+
+def hung_handle() -> Patch:
+    """The legend entry for `hung_bars`."""
+    return Patch(facecolor=HUNG["facecolor"], edgecolor=HUNG["color"], hatch=HUNG["hatch"],
+                 linewidth=0.8, label=HUNG["label"])
 
 
 def points(ax: Axes, kind: str, x: Sequence[float], y: Sequence[float], **style: Any) -> Line2D:
@@ -137,9 +165,9 @@ def label_rows(ax: Axes, names: Sequence[Any], axis_label: str) -> None:
 
 
 def time_axis(ax: Axes, end: float) -> None:
-    """Seconds on x, from 0 to the end of the trace, with a light vertical grid."""
+    """Seconds on x, from 0 to `end` (see `views.view_end`), with a light vertical grid."""
     end = end if end > 0 else 1.0
-    ax.set_xlim(0, end * 1.015)  # a little room so marks at the very end are not clipped
+    ax.set_xlim(0, end * (1 + X_MARGIN))  # a little room so marks at the very end show
     ax.set_xlabel(TIME_LABEL)
     ax.grid(axis="x", color="#DDDDDD", linewidth=0.6)
     ax.set_axisbelow(True)

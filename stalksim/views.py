@@ -32,8 +32,8 @@ from stalksim.trace import (
     state_at,
 )
 
-__all__ = ["job_timeline", "tube_depth", "worker_swimlanes", "overview", "TraceIndex",
-           "state_at"]
+__all__ = ["job_timeline", "tube_depth", "worker_swimlanes", "overview", "view_end",
+           "TraceIndex", "state_at"]
 
 AnyTrace = Trace | list[RawEvent]
 MANY_ARROWS = 40  # above this, hand-offs are drawn as one quiver without text
@@ -45,34 +45,92 @@ def _title(tr: Trace, what: str) -> str:
     return what + (f": {name}" if name else "") + (f" (seed {seed})" if seed is not None else "")
 
 
+def view_end(trace: AnyTrace) -> float:
+    """Where the views' time axis ends: the end of the run (`meta["until"]`, so quiet time after
+    the last event shows) or the last event, whichever is later."""
+    tr = as_trace(trace)
+    return max(tr.end_time, float(tr.meta.get("until") or 0.0))
+
+
+def _hung(tr: Trace, end: float) -> dict[str, list[tuple[float, float]]]:
+    """Per worker, when it was hung: from each `hang` mark to the worker's next sign of life
+    (`wake`, `crash`, any command; losing a job to its TTR is none), or `end`."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    since: dict[str, float] = {}
+    for t, _job, _tube, _src, dst, cause, actor in tr.raw:
+        if cause == "hang" and not dst:
+            since.setdefault(actor, t / NS)
+        elif actor in since and cause != "ttr-expired":
+            out.setdefault(actor, []).append((since.pop(actor), t / NS))
+    for actor, start in since.items():
+        out.setdefault(actor, []).append((start, end))
+    return out
+
+
+Piece = tuple[int, float, float]  # (index of the span it was cut from, start, stop)
+
+
+def _split(spans: Sequence[tuple[float, float, str]], hung: dict[str, list[tuple[float, float]]]
+           ) -> tuple[list[Piece], list[Piece]]:
+    """Cut (start, stop, holder) spans where the holder was hung: the working and hung pieces."""
+    working: list[Piece] = []
+    stuck: list[Piece] = []
+    for i, (start, stop, actor) in enumerate(spans):
+        for h0, h1 in hung.get(actor, ()):
+            a, b = max(start, h0), min(stop, h1)
+            if a < b:
+                if start < a:
+                    working.append((i, start, a))
+                stuck.append((i, a, b))
+                start = b
+        if start < stop:
+            working.append((i, start, stop))
+    return working, stuck
+
+
 def job_timeline(trace: AnyTrace, *, jobs: Iterable[int] | None = None,
                  until: float | None = None, ax: Axes | None = None) -> Figure:
     """A row per job, spans coloured by state, markers where it was taken back and why.
 
     `jobs` picks and orders the rows (default: every job, by id); `until` cuts the trace at
-    that many seconds. One PolyCollection per state keeps 10,000-job traces fast.
+    that many seconds. A reserved span is hatched while its worker is hung, and worker marks
+    that name a job sit on its row. One PolyCollection per state keeps 10,000-job traces fast.
     """
     tr = as_trace(trace)
-    end = tr.end_time if until is None else until
-    spans = job_spans(tr, until=until)
+    end = view_end(tr) if until is None else until
+    spans = job_spans(tr, until=end)
     order = list(dict.fromkeys(jobs)) if jobs is not None else sorted(set(spans["job"]))
     row = {job: i for i, job in enumerate(order)}
     fig, ax = vu.new_axes(ax, vu.FIG_WIDTH, vu.rows_height(len(order), 0.32))
     few = len(order) <= vu.MAX_ROW_LABELS
 
     cols: dict[str, tuple[list[float], list[float], list[int]]] = {
-        s: ([], [], []) for s in STATES}
-    for job, state, start, stop in zip(spans["job"], spans["state"], spans["start"],
-                                       spans["end"], strict=True):
+        s: ([], [], []) for s in (*STATES, "hung")}
+    held: list[tuple[float, float, str]] = []
+    held_row: list[int] = []
+    for job, state, start, stop, actor in zip(spans["job"], spans["state"], spans["start"],
+                                              spans["end"], spans["actor"], strict=True):
         r = row.get(job)
-        if r is not None and stop > start:
-            x0, x1, ys = cols[state]
-            x0.append(start)
-            x1.append(stop)
-            ys.append(r)
+        if r is None or stop <= start:
+            continue
+        if state == "reserved":  # cut where the holder was hung, below
+            held.append((start, stop, actor))
+            held_row.append(r)
+            continue
+        x0, x1, ys = cols[state]
+        x0.append(start)
+        x1.append(stop)
+        ys.append(r)
+    for state, pieces in zip(("reserved", "hung"), _split(held, _hung(tr, end)), strict=True):
+        for i, a, b in pieces:
+            cols[state][0].append(a)
+            cols[state][1].append(b)
+            cols[state][2].append(held_row[i])
+    height = 0.7 if few else 1.0
     present = [s for s in STATES if cols[s][0]]
     for s in present:
-        vu.bars(ax, *cols[s], 0.7 if few else 1.0, vu.STATE_COLOURS[s], s, edges=few)
+        vu.bars(ax, *cols[s], height, vu.STATE_COLOURS[s], s, edges=few)
+    stuck = vu.hung_bars(ax, *cols["hung"], height)
 
     hi = round(end * NS)
     events: dict[str, tuple[list[float], list[int]]] = {
@@ -91,12 +149,31 @@ def job_timeline(trace: AnyTrace, *, jobs: Iterable[int] | None = None,
                       mew=min(2.5, max(0.4, row_pt / 6)))
         else:
             vu.points(ax, k, *events[k], ms=min(full, max(5.0, 1.5 * row_pt)))
+    shown = _job_marks(ax, tr, row, hi, row_pt)
 
     vu.label_rows(ax, order, "job id")
     vu.time_axis(ax, end)
     ax.set_title(_title(tr, "Job timeline"), loc="left")
-    vu.legend(ax, vu.handles(present, marks), title="job state")
+    items = vu.handles(present, [*marks, *shown])
+    if stuck is not None:
+        items.insert(len(present), vu.hung_handle())
+    vu.legend(ax, items, title="job state")
     return fig
+
+
+def _job_marks(ax: Axes, tr: Trace, row: dict[int, int], hi: int, row_pt: float) -> list[str]:
+    """Worker marks that name a job (hang, crash, wake, not-found...) on that job's row, most at
+    the top edge of its bar (clear of the redelivery marker at the centre); the kinds drawn."""
+    found: dict[str, tuple[list[float], list[float]]] = {}
+    for t, job, _tube, _src, dst, cause, actor in tr.raw:
+        if job in row and not dst and actor and cause in MARKS and t <= hi:
+            xs, ys = found.setdefault(cause, ([], []))
+            xs.append(t / NS)
+            ys.append(row[job] + _JOB_MARK_DY.get(cause, -0.3))
+    shown = [k for k in MARKS if k in found]
+    for k in shown:
+        vu.points(ax, k, *found[k], ms=min(vu.MARKS[k]["ms"], max(5.0, 1.5 * row_pt)))
+    return shown
 
 
 def tube_depth(trace: AnyTrace, *, tubes: Iterable[str] | None = None,
@@ -106,7 +183,8 @@ def tube_depth(trace: AnyTrace, *, tubes: Iterable[str] | None = None,
     Paused intervals are shaded. Pass `ax` as one Axes (for one tube) or one per tube.
     """
     tr = as_trace(trace)
-    d = depth(tr, tubes=tubes)
+    end = view_end(tr)
+    d = depth(tr, tubes=tubes, until=end)
     names = list(dict.fromkeys(d["tube"]))
     if ax is None:
         fig = Figure(figsize=(vu.FIG_WIDTH, min(12.0, 1.2 + 2.3 * max(1, len(names)))))
@@ -120,7 +198,7 @@ def tube_depth(trace: AnyTrace, *, tubes: Iterable[str] | None = None,
         fig = axes[0].figure  # type: ignore[assignment]
     times, tube_of = np.asarray(d["time"]), np.asarray(d["tube"], dtype=object)
     counts = [np.asarray(d[s]) for s in STATES]
-    pauses = _pauses(tr)
+    pauses = _pauses(tr, end)
     for a, name in zip(axes, names, strict=False):
         sel = tube_of == name
         a.stackplot(times[sel], *(c[sel] for c in counts), step="post", linewidth=0,
@@ -132,11 +210,11 @@ def tube_depth(trace: AnyTrace, *, tubes: Iterable[str] | None = None,
         a.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
         a.set_ylabel("jobs")
         a.set_title(f"tube {name!r}", loc="left", fontsize="medium")
-        vu.time_axis(a, tr.end_time)
+        vu.time_axis(a, end)
     if not names:
         axes[0].text(0.5, 0.5, "no jobs in this trace", ha="center", va="center",
                      transform=axes[0].transAxes)
-        vu.time_axis(axes[0], tr.end_time)
+        vu.time_axis(axes[0], end)
     for a in axes[:-1]:
         a.set_xlabel("")
     extra = [Patch(facecolor="none", edgecolor="#555555", hatch="//", label="paused")] if any(
@@ -146,8 +224,8 @@ def tube_depth(trace: AnyTrace, *, tubes: Iterable[str] | None = None,
     return fig
 
 
-def _pauses(tr: Trace) -> dict[str, list[tuple[float, float]]]:
-    """Per tube, the (start, end) seconds of each pause; an open pause runs to the end."""
+def _pauses(tr: Trace, end: float) -> dict[str, list[tuple[float, float]]]:
+    """Per tube, the (start, end) seconds of each pause; an open pause runs to `end`."""
     out: dict[str, list[tuple[float, float]]] = {}
     since: dict[str, float] = {}
     for t, job, tube, _src, _dst, cause, _actor in tr.raw:
@@ -156,36 +234,38 @@ def _pauses(tr: Trace) -> dict[str, list[tuple[float, float]]]:
         elif job == 0 and cause == "pause-ended" and tube in since:
             out.setdefault(tube, []).append((since.pop(tube), t / NS))
     for tube, start in since.items():
-        out.setdefault(tube, []).append((start, tr.end_time))
+        out.setdefault(tube, []).append((start, end))
     return out
 
 
 def worker_swimlanes(trace: AnyTrace, *, ax: Axes | None = None) -> Figure:
-    """A lane per worker: the jobs it held, crash and hang marks, and an arrow from a worker
-    that lost a job (TTR expired / connection closed) to the worker that reserved it next."""
+    """A lane per worker (in natural name order): the jobs it held, hatched while it was hung,
+    crash and hang marks, and an arrow from a worker that lost a job (TTR expired / connection
+    closed) to the worker that reserved it next."""
     tr = as_trace(trace)
-    lanes: dict[str, int] = {}
+    end = view_end(tr)
     marks: dict[str, tuple[list[float], list[str]]] = {k: ([], []) for k in MARKS}
+    names: set[str] = set()
     for t, _job, _tube, _src, dst, cause, actor in tr.raw:
         if actor and (dst == "reserved" or (not dst and cause in marks)):
-            lanes.setdefault(actor, len(lanes))
+            names.add(actor)
             if not dst:  # a worker mark (it may name a job)
                 marks[cause][0].append(t / NS)
                 marks[cause][1].append(actor)
+    lanes = {name: i for i, name in enumerate(sorted(names, key=vu.natural_key))}
     fig, ax = vu.new_axes(ax, vu.FIG_WIDTH, vu.rows_height(len(lanes), 0.75))
-    spans = job_spans(tr)
+    spans = job_spans(tr, until=end)
     held = [(a, s, e, j, c) for j, st, s, e, a, c in zip(
         spans["job"], spans["state"], spans["start"], spans["end"], spans["actor"],
         spans["end_cause"], strict=True) if st == "reserved"]
     ys, heights = _slots(held, lanes)
+    working, stuck = _split([(s, e, a) for a, s, e, _j, _c in held], _hung(tr, end))
     crowded = len(held) > 200
-    vu.bars(ax, [h[1] for h in held], [h[2] for h in held], ys, heights,
-            vu.STATE_COLOURS["reserved"], "reserved", edges=not crowded)
+    vu.bars(ax, *_piece_cols(working, ys, heights), vu.STATE_COLOURS["reserved"], "reserved",
+            edges=not crowded)
+    hung = vu.hung_bars(ax, *_piece_cols(stuck, ys, heights))
     if len(held) <= vu.MAX_ROW_LABELS:
-        for (_a, start, stop, job, _c), y in zip(held, ys, strict=True):
-            ax.text((start + stop) / 2, y, f"job {job}" if len(held) <= 12 else str(job),
-                    ha="center", va="center", color="white", fontsize="small", clip_on=True,
-                    gid="job-label")
+        _job_labels(ax, [h[3] for h in held], ys, working, stuck)
     done = [] if crowded else [(stop, y) for (_a, _s, stop, _j, cause), y in zip(
         held, ys, strict=True) if cause == "delete"]
     if done:
@@ -199,17 +279,43 @@ def worker_swimlanes(trace: AnyTrace, *, ax: Axes | None = None) -> Figure:
     causes = _arrows(ax, handoffs(tr), lanes)
 
     vu.label_rows(ax, list(lanes), "worker")
-    vu.time_axis(ax, tr.end_time)
+    vu.time_axis(ax, end)
     ax.set_title(_title(tr, "Worker swimlanes"), loc="left")
     arrows = [Line2D([], [], color=vu.MARKS[c]["color"], linestyle=_ARROW_STYLE[c],
                      label=f"handed on: {vu.ARROW_LABELS[c]}") for c in causes]
-    vu.legend(ax, [*vu.handles(["reserved"], [*(["deleted"] if done else []), *shown]),
-                   *arrows], title="worker holds a job")
+    items = vu.handles(["reserved"], [*(["deleted"] if done else []), *shown])
+    if hung is not None:
+        items.insert(1, vu.hung_handle())
+    vu.legend(ax, [*items, *arrows], title="worker holds a job")
     return fig
+
+
+def _piece_cols(pieces: list[Piece], ys: list[float], heights: list[float]
+                ) -> tuple[list[float], list[float], list[float], list[float]]:
+    """x0, x1, y, height columns for `vu.bars` from pieces of held spans."""
+    return ([p[1] for p in pieces], [p[2] for p in pieces], [ys[p[0]] for p in pieces],
+            [heights[p[0]] for p in pieces])
+
+
+def _job_labels(ax: Axes, jobs: list[int], ys: list[float], working: list[Piece],
+                stuck: list[Piece]) -> None:
+    """Name each held job on its longest piece: white on working blue, dark on hung."""
+    best: dict[int, tuple[float, float, bool]] = {}
+    for pieces, is_hung in ((working, False), (stuck, True)):
+        for i, a, b in pieces:
+            if i not in best or b - a > best[i][1] - best[i][0]:
+                best[i] = (a, b, is_hung)
+    for i, (a, b, is_hung) in sorted(best.items()):
+        ax.text((a + b) / 2, ys[i], f"job {jobs[i]}" if len(jobs) <= 12 else str(jobs[i]),
+                ha="center", va="center", color=vu.HUNG["color"] if is_hung else "white",
+                fontsize="small", clip_on=True, gid="job-label",
+                bbox=_LABEL_BOX if is_hung else None)
 
 
 _ARROW_STYLE = {"ttr-expired": "--", "connection-closed": "-"}
 _MARK_DY = {"hang": -0.3, "wake": -0.3, "deadline-soon": -0.3}  # so marks at one time don't hide
+_LABEL_BOX = {"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.9}
+_JOB_MARK_DY = {"not-found": 0.0}  # on a job's row the rest sit at -0.3
 
 
 

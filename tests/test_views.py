@@ -117,7 +117,7 @@ def test_timeline_of_10000_jobs_thins_row_labels_and_renders():
     (ax,) = fig.axes
     spans = sum(len(c.get_paths()) for s in STATES for c in gid(ax, s))
     assert spans >= 10_000
-    assert len(ax.collections) <= len(STATES)  # one collection per state, not one per span
+    assert len(ax.collections) <= len(STATES) + 1  # one per state (+ hung), not one per span
     assert png_bytes(fig).startswith(PNG_SIGNATURE)
     labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
     assert 2 <= len(labels) <= 20 and labels[0] == "1"
@@ -225,3 +225,86 @@ def test_time_control_helpers_are_re_exported():
     idx = views.TraceIndex(crash_story())
     assert idx.state_at(2.2)["tubes"]["default"]["ready"] == [1]
     assert views.state_at(crash_story(), 3)["held"] == {"w2": [1]}
+
+
+# -- the run's end, hung holds, marks on job rows, lane order ---------------------------------
+
+def with_job_on_marks(raw: list[tuple], job: int = 1) -> list[tuple]:
+    """The story with its worker marks naming `job` (as simulated workers write them)."""
+    return [(t, job if not dst else j, tube, src, dst, cause, actor)
+            for t, j, tube, src, dst, cause, actor in raw]
+
+
+def test_time_axis_runs_to_the_end_of_the_run_and_legends_stay_outside():
+    tr = Trace(hang_story(), meta={"until": 30.0})
+    assert views.view_end(tr) == 30.0 and views.view_end(hang_story()) == 20.0
+    fig = views.overview(tr)
+    for ax in fig.axes:
+        assert 30.0 < ax.get_xlim()[1] <= 31.0  # a small margin after the run's end
+    depth_ax = fig.axes[-1]
+    assert max(p.vertices[:, 0].max() for c in depth_ax.collections
+               for p in c.get_paths()) == pytest.approx(30.0)  # the last level holds to 30 s
+    fig.draw_without_rendering()
+    for ax in fig.axes:
+        leg = ax.get_legend()
+        if leg is not None:
+            assert leg.get_window_extent().x0 >= ax.get_window_extent().x1
+    (ax,) = views.job_timeline(Trace(hang_story(), meta={"until": 1.0})).axes
+    assert ax.get_xlim()[1] == pytest.approx(20.0, rel=0.05)  # never cuts off events
+
+
+def test_swimlanes_hatch_the_hold_while_the_worker_is_hung():
+    (ax,) = views.worker_swimlanes(hang_story()).axes
+    hung = one(ax, "hung")
+    assert hung.get_hatch() and hung.get_label() == vu.HUNG["label"]
+    (path,) = hung.get_paths()
+    assert (path.vertices[:, 0].min(), path.vertices[:, 0].max()) == (2.0, 6.0)  # hang -> TTR
+    assert -0.5 < path.vertices[:, 1].min() < path.vertices[:, 1].max() < 0.5  # w1's lane
+    spans = sorted((p.vertices[:, 0].min(), p.vertices[:, 0].max())
+                   for p in one(ax, "reserved").get_paths())
+    assert spans == [(1.0, 2.0), (6.0, 8.0)]  # working time stays solid
+    assert legend_texts(ax)[:2] == ["reserved", vu.HUNG["label"]]
+    (ax,) = views.worker_swimlanes(crash_story()).axes
+    assert gid(ax, "hung") == [] and vu.HUNG["label"] not in legend_texts(ax)
+
+
+def test_a_hang_ends_when_the_worker_wakes_or_reserves_again():
+    woke = [*hang_story()[:3], (3 * 10**9, 0, "", "", "", "wake", "w1"),
+            (4 * 10**9, 1, "default", "reserved", "deleted", "delete", "w1")]
+    (ax,) = views.worker_swimlanes(woke).axes
+    (path,) = one(ax, "hung").get_paths()
+    assert (path.vertices[:, 0].min(), path.vertices[:, 0].max()) == (2.0, 3.0)
+    spans = sorted((p.vertices[:, 0].min(), p.vertices[:, 0].max())
+                   for p in one(ax, "reserved").get_paths())
+    assert spans == [(1.0, 2.0), (3.0, 4.0)]
+    again = [*hang_story()[:-2], (9 * 10**9, 2, "default", "new", "ready", "put", "producer"),
+             (9 * 10**9, 2, "default", "ready", "reserved", "reserve", "w1")]
+    (ax,) = views.worker_swimlanes(again).axes
+    assert len(one(ax, "hung").get_paths()) == 1  # job 2's hold is work, not a hang
+
+
+def test_timeline_hatches_hung_holds_and_puts_job_marks_on_their_rows():
+    (ax,) = views.job_timeline(with_job_on_marks(hang_story())).axes
+    (path,) = one(ax, "hung").get_paths()
+    assert (path.vertices[:, 0].min(), path.vertices[:, 0].max()) == (2.0, 6.0)
+    for kind, at in (("hang", 2.0), ("wake", 20.0), ("not-found", 20.0)):
+        marker = one(ax, kind)
+        assert list(marker.get_xdata()) == [at]
+        assert -0.5 <= marker.get_ydata()[0] <= 0.5  # on job 1's row
+    assert {"hang (connection stays open)", vu.HUNG["label"]} <= set(legend_texts(ax))
+    (ax,) = views.job_timeline(with_job_on_marks(crash_story())).axes
+    assert list(one(ax, "crash").get_xdata()) == [2.0]
+    assert one(ax, "crash").get_ydata()[0] != one(ax, "connection-closed").get_ydata()[0]
+    (ax,) = views.job_timeline(hang_story()).axes  # marks without a job stay off the rows
+    assert gid(ax, "hang") == [] and gid(ax, "wake") == []
+
+
+def test_swimlanes_sort_workers_naturally():
+    assert sorted(["w10", "w2", "w1"], key=vu.natural_key) == ["w1", "w2", "w10"]
+    raw = [(0, j, "t", "new", "ready", "put", "p") for j in (1, 2, 3)]
+    for j, who in enumerate(["worker-10", "worker-2", "worker-1"], 1):
+        raw.append((j * 10**9, j, "t", "ready", "reserved", "reserve", who))
+    raw.append((5 * 10**9, 0, "", "", "", "crash", "worker-10"))
+    (ax,) = views.worker_swimlanes(raw).axes
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["worker-1", "worker-2", "worker-10"]
+    assert list(one(ax, "crash").get_ydata()) == [2]

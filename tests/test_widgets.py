@@ -134,3 +134,32 @@ def test_side_by_side_draws_two_traces() -> None:
     b = run_scenario("hung-consumer", seed=0).trace
     fig = side_by_side(a, b, titles=("crash", "hang"))
     assert [ax.get_title(loc="left").split(":")[0] for ax in fig.axes] == ["crash", "hang"]
+
+
+def test_time_control_steps_redraw_only_the_cursor() -> None:
+    trace = run_scenario("many-workers", seed=0, until=20).trace
+    tc = TimeControl(trace)
+    fig = tc.figure.fig
+    dpi, canvas = fig.dpi, fig.canvas
+    full_draws = []
+    draw = fig.draw
+    fig.draw = lambda renderer: (full_draws.append(1), draw(renderer))[1]  # type: ignore
+    pngs = set()
+    for i in range(1, 6):
+        tc.value = i * 7
+        pngs.add(tc.figure.image.value)
+    assert full_draws == [] and len(pngs) == 5  # the cursor moved over the cached figure
+    assert all(line.get_animated() for line in tc.cursors)
+    assert (fig.dpi, fig.canvas) == (dpi, canvas)  # the figure is left as the caller had it
+    tc.figure.invalidate()
+    tc.value = 0
+    assert full_draws == [1]
+
+
+def test_time_control_runs_to_the_end_of_the_run_with_workers_in_order() -> None:
+    result = run_scenario("hung-consumer", seed=0)
+    tc = TimeControl(result.trace)
+    assert tc.times[-1] == result.until > result.trace.end_time
+    assert TimeControl(result.trace, frames=20).times[-1] == result.until
+    many = TimeControl(run_scenario("many-workers", seed=0, until=20, workers=11).trace)
+    assert many.holders == [f"worker-{i}" for i in range(1, 12)]  # worker-2 before worker-10

@@ -2,23 +2,29 @@
 
 Figures are drawn without pyplot and shown through an `ipywidgets.Image`: updating the PNG
 replaces the picture in place (no pile-up of figures, no flicker), works with the inline
-backend and in any browser, and needs no ipympl.
+backend and in any browser, and needs no ipympl. Artists that move (a time cursor) are drawn
+over a cached picture of the rest of the figure, so a step costs a blit and a PNG encode.
 """
 
 from __future__ import annotations
 
 import html
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import ipywidgets as widgets
+from matplotlib.artist import Artist
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from PIL import Image
 
 from stalksim._viewutil import STATE_COLOURS
 from stalksim.trace import STATES
 
 DPI = 72
+PNG_LEVEL = 1  # zlib level: a fast encode matters more than a few KB per frame
 
 TABLE_CSS = (
     "<style>.stalk-t{border-collapse:collapse;font-family:monospace;font-size:12px;"
@@ -29,27 +35,72 @@ TABLE_CSS = (
 
 
 class FigureImage:
-    """A matplotlib Figure rendered into an `ipywidgets.Image`; `render()` after each change."""
+    """A matplotlib Figure rendered into an `ipywidgets.Image`; `render()` after each change.
 
-    def __init__(self, fig: Figure | None = None, *, dpi: int = DPI) -> None:
+    `animated` artists (e.g. cursors) are left out of the cached background and drawn over it
+    on each `render()`; call `invalidate()` after changing anything else in the figure.
+    """
+
+    def __init__(self, fig: Figure | None = None, *, dpi: int = DPI,
+                 animated: Iterable[Artist] = ()) -> None:
         self.dpi = dpi
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         self.fig: Figure | None = None
+        self.animated: list[Artist] = []
+        self._canvas: FigureCanvasAgg | None = None
+        self._background: Any = None
         if fig is not None:
-            self.show(fig)
+            self.show(fig, animated=animated)
 
-    def show(self, fig: Figure) -> None:
+    def show(self, fig: Figure, *, animated: Iterable[Artist] = ()) -> None:
         """Show another figure in the same place."""
         self.fig = fig
+        self.animated = list(animated)
+        for artist in self.animated:
+            artist.set_animated(True)  # left out of canvas.draw(), still in savefig
+        self._canvas = None
+        self.invalidate()
         self.render()
 
+    def invalidate(self) -> None:
+        """Forget the cached background: the next `render()` draws the whole figure."""
+        self._background = None
+
     def render(self) -> None:
-        """Draw the current figure and replace the image's PNG."""
+        """Draw the current figure (only the animated artists, when the rest is cached) and
+        replace the image's PNG."""
         if self.fig is None:
             return
+        with self._drawing(self.fig) as canvas:
+            if self._background is None:
+                canvas.draw()
+                self._background = canvas.copy_from_bbox(self.fig.bbox)
+            else:
+                canvas.restore_region(self._background)
+            renderer = canvas.get_renderer()
+            for artist in self.animated:
+                artist.draw(renderer)
+            rgba = canvas.buffer_rgba()
+            size = (int(renderer.width), int(renderer.height))
+            picture = Image.frombuffer("RGBA", size, rgba, "raw", "RGBA", 0, 1).convert("RGB")
         buf = io.BytesIO()
-        self.fig.savefig(buf, format="png", dpi=self.dpi)
+        picture.save(buf, format="png", compress_level=PNG_LEVEL)
         self.image.value = buf.getvalue()
+
+    @contextmanager
+    def _drawing(self, fig: Figure) -> Iterator[FigureCanvasAgg]:
+        """Our Agg canvas at our dpi, put back as the figure had them afterwards (as savefig
+        does), so a figure the caller shows elsewhere is left as it was."""
+        canvas, dpi = fig.canvas, fig.dpi
+        if self._canvas is None:
+            self._canvas = FigureCanvasAgg(fig)
+        fig.set_canvas(self._canvas)
+        fig.dpi = self.dpi
+        try:
+            yield self._canvas
+        finally:
+            fig.dpi = dpi
+            fig.set_canvas(canvas)
 
 
 def esc(value: Any) -> str:

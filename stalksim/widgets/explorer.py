@@ -10,7 +10,7 @@ import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from stalksim import views
-from stalksim._viewutil import fixed_margins
+from stalksim._viewutil import fixed_margins, time_axis
 from stalksim.scenarios import Result, find, run_scenario
 from stalksim.trace import Trace
 from stalksim.widgets._render import FigureImage, esc, table
@@ -110,6 +110,6 @@ def side_by_side(left: Trace, right: Trace, *, view: str = "swimlanes",
     for ax, trace, title in zip(axes, (left, right), titles, strict=True):
         draw(trace, ax=ax)
         ax.set_title(f"{title}: {ax.get_title(loc='left')}", loc="left")
-    end = max(left.end_time, right.end_time) * 1.015 or 1.0
-    axes[0].set_xlim(0, end)
+    time_axis(axes[0], max(views.view_end(left), views.view_end(right)))
+    axes[0].set_xlabel("")
     return fig
