@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh notebook beanstalkd
-first=$(ls notebooks/01-*.ipynb 2>/dev/null | head -n 1 || true)
-args=(--ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks)
+first=$(cd notebooks && ls 01-*.ipynb | head -n 1)
+args=(--ServerApp.ip=127.0.0.1 --ServerApp.root_dir=notebooks
+      "--LabApp.default_url=/lab/tree/$first")
 [ "$(id -u)" = 0 ] && args+=(--allow-root)
-exec .venv/bin/jupyter lab "${args[@]}" ${first:+"${first#notebooks/}"} "$@"
+exec .venv/bin/jupyter lab "${args[@]}" "$@"

@@ -1,0 +1,303 @@
+"""Differential runner: one sequence of greenstalk calls on two servers, compared call by call.
+
+A sequence is a list of plain tuples (see `STEP_KINDS`), so a failing one can be pasted back
+into `run_sequence` by hand. The pair of servers is `STALKSIM_DIFF_PAIR` (`sim-real` by default;
+`real-real` checks the runner itself against two real beanstalkd processes).
+"""
+
+from __future__ import annotations
+
+import os
+import pprint
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import greenstalk
+
+from tests.backends import Backend, RealBackend, SimBackend
+
+MAX_JOB_SIZE = 64
+WAIT_SECONDS = 1.25  # timers are whole seconds: checks land 0.25 s or more away from them
+SETTLE_SECONDS = 0.02
+DESYNC_SETTLE_SECONDS = 0.01
+MAX_WAITS = 3
+MAX_CLOSES = 2
+TUBES = ["default", "t1", "t2"]
+BAD_TUBES = ["bad name", "-x"]
+MISSING_ID = 999
+
+# Fields of `stats` that depend on the machine or process, not on the protocol.
+MACHINE_FIELDS = frozenset(
+    {"pid", "uptime", "rusage-utime", "rusage-stime", "id", "hostname", "os", "platform", "version"}
+)
+
+# A job id in a step is an int, or a name resolved while the sequence runs (from the first
+# backend's results, which equal the second's up to the first divergence):
+MINE = "mine"  # the job this connection last got from reserve / reserve_job
+LAST_PUT = "last-put"  # the id the last successful put returned, on any connection
+ID_KINDS = {"reserve_job", "delete", "release", "bury", "touch", "kick_job", "peek", "stats_job"}
+
+# A step is (kind, connection index, *arguments), or ("wait",): sleep WAIT_SECONDS, then sync.
+STEP_KINDS = {
+    # kind: argument names after the connection index
+    "put": ("pri", "delay", "ttr", "body"),
+    "reserve": (),
+    "reserve_job": ("id",),
+    "delete": ("id",),
+    "release": ("id", "pri", "delay"),
+    "bury": ("id", "pri"),
+    "touch": ("id",),
+    "kick": ("bound",),
+    "kick_job": ("id",),
+    "peek": ("id",),
+    "peek_ready": (),
+    "peek_delayed": (),
+    "peek_buried": (),
+    "stats_job": ("id",),
+    "stats_tube": ("tube",),
+    "stats": (),
+    "tubes": (),
+    "using": (),
+    "watching": (),
+    "use": ("tube",),
+    "watch": ("tube",),
+    "ignore": ("tube",),
+    "pause_tube": ("tube", "delay"),
+    "close": (),  # close the connection, open a fresh one in its place, then sync
+}
+
+
+def pair_from_env() -> tuple[str, str]:
+    """The two backend names from STALKSIM_DIFF_PAIR, e.g. ("sim", "real")."""
+    a, b = os.environ.get("STALKSIM_DIFF_PAIR", "sim-real").split("-")
+    return a, b
+
+
+def make(name: str) -> Backend:
+    """A fresh backend with max_job_size 64."""
+    if name == "sim":
+        b: Backend = SimBackend(max_job_size=MAX_JOB_SIZE)
+        # RealBeanstalkd.start() probes the port with one connection, which the real server
+        # counts in total-connections; open and close one on the simulator too.
+        b.sim.client().close()
+        return b
+    if name == "real":
+        return RealBackend(max_job_size=MAX_JOB_SIZE)
+    raise ValueError(f"unknown backend {name!r}")
+
+
+def call(client: Any, step: tuple) -> Any:
+    """Make the greenstalk call that `step` describes and return its result."""
+    kind, args = step[0], step[2:]
+    if kind == "put":
+        pri, delay, ttr, body = args
+        return client.put(body, priority=pri, delay=delay, ttr=ttr)
+    if kind == "reserve":
+        return client.reserve(timeout=0)
+    if kind in ("release", "bury", "touch"):
+        job = greenstalk.Job(args[0], "")
+        return getattr(client, kind)(job, *args[1:])
+    if kind in ("stats", "tubes", "using", "watching", "peek_ready", "peek_delayed", "peek_buried"):
+        return getattr(client, kind)()
+    return getattr(client, kind)(*args)
+
+
+def normalize(kind: str, value: Any) -> Any:
+    """A comparable, printable form of a return value."""
+    if hasattr(value, "id") and hasattr(value, "body"):
+        return ("Job", value.id, value.body)
+    if isinstance(value, dict):
+        if kind == "stats" or "pid" in value:  # a desynchronised call can read stats
+            return {
+                k: v
+                for k, v in value.items()
+                if k not in MACHINE_FIELDS and not k.startswith("binlog-")
+            }
+        return dict(value)
+    return value
+
+
+def outcome(client: Any, step: tuple) -> tuple:
+    """("ok", value) or ("raise", exception class, message)."""
+    try:
+        return ("ok", normalize(step[0], call(client, step)))
+    except Exception as e:  # noqa: BLE001 - every exception is part of the behaviour
+        return ("raise", type(e), str(e))
+
+
+def same(a: tuple, b: tuple) -> bool:
+    """Equal results, or the exact same exception class (the message is not compared)."""
+    return a[:2] == b[:2]
+
+
+def show(o: tuple) -> str:
+    """An outcome as text for the report."""
+    if o[0] == "ok":
+        return f"returned {o[1]!r}"
+    cls = o[1]
+    return f"raised {cls.__module__}.{cls.__qualname__}({o[2]!r})"
+
+
+@dataclass
+class Side:
+    """One backend and its numbered clients."""
+
+    backend: Backend
+    clients: list[Any] = field(default_factory=list)
+
+    def connect(self) -> Any:
+        c = self.backend.client()
+        if isinstance(self.backend, RealBackend):
+            c._sock.settimeout(5.0)  # a desynchronised client must fail, not hang
+        return c
+
+
+class Divergence(AssertionError):
+    """The two servers answered one call differently."""
+
+
+class Runner:
+    """Runs steps on two sides in lockstep and keeps a transcript."""
+
+    def __init__(self, n_conns: int, names: tuple[str, str]) -> None:
+        self.names = names
+        self.sides: list[Side] = []
+        try:
+            for name in names:
+                self.sides.append(Side(make(name.split("#")[0])))
+            for side in self.sides:
+                side.clients = [side.connect() for _ in range(n_conns)]
+        except BaseException:
+            self.shutdown()
+            raise
+        self.transcript: list[str] = []
+        self.desynced: set[int] = set()
+        self.mine: dict[int, int] = {}
+        self.last_put = MISSING_ID
+        self.real = any(isinstance(side.backend, RealBackend) for side in self.sides)
+        self.t_sync = time.monotonic()
+
+    def shutdown(self) -> None:
+        """Close every client and stop the real servers."""
+        for side in self.sides:
+            side.backend.shutdown()
+
+    def compare(self, label: str, step: tuple) -> tuple[tuple, tuple]:
+        """Make the same call on both sides and log it."""
+        a, b = (outcome(side.clients[step[1]], step) for side in self.sides)
+        self.transcript.append(f"{label}: {show(a)}" + ("" if same(a, b) else f" | {show(b)}"))
+        return a, b
+
+    def sync(self) -> tuple | None:
+        """`using()` on every client of both sides, then let the real servers settle."""
+        for i in range(len(self.sides[0].clients)):
+            a, b = self.compare(f"  sync using() on c{i}", ("using", i))
+            if not same(a, b):
+                return ("using", i), a, b
+        if self.real:
+            time.sleep(SETTLE_SECONDS)
+        return None
+
+    def wait(self) -> None:
+        """Sleep; advance each simulator by the real time since the last sync point."""
+        time.sleep(WAIT_SECONDS)
+        now = time.monotonic()
+        elapsed, self.t_sync = now - self.t_sync, now
+        for side in self.sides:
+            if isinstance(side.backend, SimBackend):
+                side.backend.sim.advance(elapsed)
+        self.transcript[-1] += f" (real {elapsed:.3f} s)"
+
+    def close(self, i: int) -> None:
+        """Close client `i` on both sides and open a fresh one in its place."""
+        for side in self.sides:
+            side.backend.close(side.clients[i])
+            side.clients[i] = side.connect()
+        self.desynced.discard(i)
+        self.mine.pop(i, None)
+
+    def resolve(self, step: tuple) -> tuple:
+        """`step` with a symbolic job id replaced by a number."""
+        if step[0] not in ID_KINDS or isinstance(step[2], int):
+            return step
+        job = self.mine.get(step[1], MISSING_ID) if step[2] == MINE else self.last_put
+        return (*step[:2], job, *step[3:])
+
+    def remember(self, step: tuple, result: tuple) -> None:
+        """Note the ids that MINE and LAST_PUT stand for."""
+        if result[0] != "ok":
+            return
+        if step[0] in ("reserve", "reserve_job") and isinstance(result[1], tuple):
+            self.mine[step[1]] = result[1][1]
+        elif step[0] == "put" and isinstance(result[1], int):
+            self.last_put = result[1]
+
+    def step(self, step: tuple) -> tuple | None:
+        """Run one step; return (step, outcome A, outcome B) at a divergence."""
+        kind = step[0]
+        if kind == "wait":
+            self.transcript.append(repr(step))
+            self.wait()
+            return self.sync()
+        if kind in ("open", "close"):
+            self.transcript.append(repr(step))
+            if kind == "close":
+                self.close(step[1])
+            return self.sync()
+        if kind == "put" and not 0 <= step[2] < 2**32:
+            self.desynced.add(step[1])
+        resolved = self.resolve(step)
+        label = repr(step) if resolved == step else f"{step!r} [id {resolved[2]}]"
+        a, b = self.compare(label, resolved)
+        self.remember(step, a)
+        if step[1] in self.desynced and self.real:
+            # A desynchronised client reads an older reply and returns before the server has
+            # handled its command; let the server catch up before the next call on any client.
+            time.sleep(DESYNC_SETTLE_SECONDS)
+        if not same(a, b):
+            return step, a, b
+        return None
+
+
+def run_sequence(n_conns: int, steps: list[tuple], names: tuple[str, str] | None = None) -> None:
+    """Run `steps` on a fresh pair of servers; raise Divergence at the first difference."""
+    names = names or pair_from_env()
+    if names[0] == names[1]:
+        names = (names[0] + "#1", names[1] + "#2")
+    runner = Runner(n_conns, names)
+    try:
+        # ("open",) is the implicit first step: the clients connect, then a sync makes sure
+        # the real server has accepted every connection before the first counted command.
+        for index, step in enumerate([("open",), *steps], start=-1):
+            found = runner.step(step)
+            if found is not None:
+                at, a, b = found
+                raise Divergence(report(n_conns, steps, index, at, a, b, names, runner))
+    finally:
+        runner.shutdown()
+
+
+def report(
+    n_conns: int,
+    steps: list[tuple],
+    index: int,
+    at: tuple,
+    a: tuple,
+    b: tuple,
+    names: tuple[str, str],
+    runner: Runner,
+) -> str:
+    """The message for a divergence: the whole sequence, the transcript, both outcomes."""
+    return "\n".join(
+        [
+            f"{names[0]} and {names[1]} diverge at step {index} {at!r}:",
+            f"  {names[0]}: {show(a)}",
+            f"  {names[1]}: {show(b)}",
+            f"transcript ({names[0]} | {names[1]} where different):",
+            *("  " + line for line in runner.transcript),
+            "reproduce with:",
+            "  from tests.differential import run_sequence",
+            f"  run_sequence({n_conns}, {pprint.pformat(steps, width=96, compact=True)})",
+        ]
+    )
