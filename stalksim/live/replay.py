@@ -311,8 +311,10 @@ def run_live(name: str, *, speed: float = 5.0, seed: int = 0, until: float | Non
     run = LiveRun(address or default_address(), speed, until, prefix,
                   {"scenario": name, "seed": seed, "until": until, "params": simulated.params,
                    "live": True, "speed": speed})
-    targets: list[Callable[[], None]] = [lambda p=p: produce(run, p) for p in producers]
-    targets += [LiveWorker(run, w).main for w in workers]
+    # workers first: they take their place in the server's queue of waiting reservers in the
+    # simulated order (see _start), so the same worker gets the same job as in the simulation
+    targets: list[Callable[[], None]] = [LiveWorker(run, w).main for w in workers]
+    targets += [lambda p=p: produce(run, p) for p in producers]
     if ops:
         targets.append(lambda: operate(run, ops))
     errors: list[BaseException] = []
@@ -327,8 +329,7 @@ def run_live(name: str, *, speed: float = 5.0, seed: int = 0, until: float | Non
 
     threads = [threading.Thread(target=guard, args=(t,), daemon=True) for t in targets]
     run.rec.t0 = time.monotonic()
-    for th in threads:
-        th.start()
+    _start(run, threads, [w.start_at == 0 for w in workers])
     run.stop.wait(until / speed)
     trace = run.rec.finish(until)
     run.stop.set()
@@ -345,3 +346,22 @@ def run_live(name: str, *, speed: float = 5.0, seed: int = 0, until: float | Non
     if errors:
         raise errors[0]
     return trace
+
+
+def _start(run: LiveRun, threads: list[threading.Thread], waits_at_once: list[bool]) -> None:
+    """Start the threads; each worker that reserves at t=0 is let in only once the previous
+    one is blocked in reserve (bounded), as the simulated workers queue up in start order."""
+    probe = greenstalk.Client(run.address)
+    try:
+        waiting = probe.stats()["current-waiting"]
+        for i, th in enumerate(threads):
+            th.start()
+            if i < len(waits_at_once) and waits_at_once[i]:
+                deadline = time.monotonic() + 0.5
+                while probe.stats()["current-waiting"] <= waiting:
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(0.002)
+                waiting += 1
+    finally:
+        probe.close()
