@@ -100,29 +100,22 @@ def test_start_runs_beanstalkd_then_the_command(tmp_path: Path) -> None:
             _stop(int(pidfile.read_text().strip()))
 
 
+def _run_start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """binder/start with a command that just says it ran."""
+    return subprocess.run(["bash", str(START), "echo", "command ran"], env=env,
+                          capture_output=True, text=True, timeout=30)
+
+
 def test_start_still_runs_the_command_without_beanstalkd(tmp_path: Path) -> None:
     """A missing or dead beanstalkd gets one clear message and the command still runs."""
-    missing = _start_env(tmp_path, STALKSIM_BEANSTALKD="no-such-beanstalkd")
-    proc = subprocess.run(
-        ["bash", str(START), "echo", "command ran"],
-        env=missing,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    proc = _run_start(_start_env(tmp_path, STALKSIM_BEANSTALKD="no-such-beanstalkd"))
     assert proc.returncode == 0
     assert proc.stdout.strip() == "command ran"
     assert "is not installed" in proc.stderr
     assert "apt-get install beanstalkd" in proc.stderr
 
-    dies = _start_env(tmp_path, STALKSIM_BEANSTALKD="true", STALKSIM_BEANSTALKD_WAIT="5")
-    proc = subprocess.run(
-        ["bash", str(START), "echo", "command ran"],
-        env=dies,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    proc = _run_start(
+        _start_env(tmp_path, STALKSIM_BEANSTALKD="true", STALKSIM_BEANSTALKD_WAIT="5"))
     assert proc.returncode == 0
     assert proc.stdout.strip() == "command ran"
     assert "did not answer" in proc.stderr
