@@ -41,21 +41,27 @@ def which(line: bytes) -> tuple[str, bytes] | None:
     return None
 
 
+def _token(buf: bytes, pos: int, allowed: frozenset[int]) -> tuple[int, int]:
+    """Skip spaces from `pos`, then a non-empty run of `allowed` bytes: its (start, end)."""
+    n = len(buf)
+    while pos < n and buf[pos] == 0x20:
+        pos += 1
+    end = pos
+    while end < n and buf[end] in allowed:
+        end += 1
+    if end == pos:
+        raise BadFormat
+    return pos, end
+
+
 def number(buf: bytes, pos: int, limit: int, last: bool = False) -> tuple[int, int]:
     """`read_u32`/`read_u64`: spaces, then digits only, value <= limit; returns (value, end).
 
     With `last`, the number must end the line (no trailing space or garbage).
     """
-    n = len(buf)
-    while pos < n and buf[pos] == 0x20:
-        pos += 1
-    end = pos
-    while end < n and buf[end] in _DIGITS:
-        end += 1
-    if end == pos:
-        raise BadFormat
+    pos, end = _token(buf, pos, _DIGITS)
     value = int(buf[pos:end])
-    if value > limit or (last and end != n):
+    if value > limit or (last and end != len(buf)):
         raise BadFormat
     return value, end
 
@@ -125,14 +131,7 @@ def pause_args(buf: bytes) -> tuple[str, int]:
     The name is not checked here beyond being non-empty (beanstalkd checks it after counting
     the command); the delay must end the line.
     """
-    n, pos = len(buf), 0
-    while pos < n and buf[pos] == 0x20:
-        pos += 1
-    end = pos
-    while end < n and buf[end] in _NAME_BYTES:
-        end += 1
-    if end == pos:
-        raise BadFormat
+    pos, end = _token(buf, 0, _NAME_BYTES)
     delay, _ = u32(buf, end)
     return buf[pos:end].decode("ascii"), delay
 

@@ -174,24 +174,24 @@ class Server(State):
     def hangup(self, c: Conn, now: int) -> bool:
         """The client half-closed while its reserve waited: 1.12 answers TIMED_OUT (through
         on_reply). False if the connection was not waiting."""
+        if not self.cancel_wait(c, now):
+            return False
+        self._answer(c, None, R.TIMED_OUT)
+        return True
+
+    def cancel_wait(self, c: Conn, now: int) -> bool:
+        """Withdraw a waiting reserve without an answer (the simulator gives up on it).
+
+        Not a protocol command: the simulator uses it when nothing can ever answer the
+        reserve, so that the connection is usable again instead of blocked forever. False if
+        the connection was not waiting.
+        """
         self.advance(now)
         if not self._stop_waiting(c):
             return False
         c.timeout_at = None
         self._schedule(c)
-        self._answer(c, None, R.TIMED_OUT)
         return True
-
-    def cancel_wait(self, c: Conn, now: int) -> None:
-        """Withdraw a waiting reserve without an answer (the simulator gives up on it).
-
-        Not a protocol command: the simulator uses it when nothing can ever answer the
-        reserve, so that the connection is usable again instead of blocked forever.
-        """
-        self.advance(now)
-        if self._stop_waiting(c):
-            c.timeout_at = None
-            self._schedule(c)
 
     def _best_ready(self, c: Conn) -> tuple | None:
         """The (pri, id, job) entry a reserve would get now from c's unpaused tubes."""
