@@ -1,10 +1,13 @@
-"""`ServerPanel`: put, reserve, delete, release, bury, kick and advance time by hand on a
-simulated server, seeing the server's state after every action. `snapshot(sim)` is the same
-state table on its own, for printing after each step of a lesson."""
+"""`ServerPanel`: drive a simulated server by hand (put, reserve, delete, release, bury, kick,
+touch, advance time, crash or hang a client); `snapshot(sim)`: its state as HTML, for each step
+of a lesson, with connections named after the learner's variables."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
+from types import FrameType
+from typing import Any
 
 import greenstalk
 import ipywidgets as widgets
@@ -18,30 +21,57 @@ from stalksim.trace import STATES
 from stalksim.widgets._render import esc, state_tables, table
 
 WORDS = {cls: word for word, cls in replies.EXCEPTIONS.items()}
-HINTS = {
-    "NOT_FOUND": "no such job, or it is not reserved by this client (only the client holding "
-                 "a reserved job may delete, release, bury or touch it)",
-    "TIMED_OUT": "no job is ready in the tubes this client watches",
-    "DEADLINE_SOON": "a job this client holds is less than a second from its TTR: finish, "
-                     "touch or release it first",
-    "NOT_IGNORED": "a client must watch at least one tube",
-    "JOB_TOO_BIG": "the body is larger than the server's max job size",
-    "BAD_FORMAT": "the server could not parse that command (check the numbers)",
+_OWNER_ONLY = ("this connection has not reserved job {job}: release, bury and touch work only "
+               "on a job reserved by this connection (once its TTR runs out the job is ready "
+               "again, or another connection may have reserved it)")
+_TUBE_NAME = ("not a valid tube name: 1 to 200 letters, digits and - + / ; . $ _ ( ), not "
+              "starting with -")
+#: What an error reply means, per command (each one checked against a real beanstalkd 1.12
+#: in tests/test_panel_hints.py).
+HINTS: dict[tuple[str, str], str] = {
+    ("delete", "NOT_FOUND"): "job {job} does not exist, or another connection has it reserved "
+                             "(any client may delete a ready, delayed or buried job; a reserved "
+                             "job only the connection that reserved it)",
+    ("release", "NOT_FOUND"): _OWNER_ONLY,
+    ("bury", "NOT_FOUND"): _OWNER_ONLY,
+    ("touch", "NOT_FOUND"): _OWNER_ONLY,
+    ("kick-job", "NOT_FOUND"): "job {job} is not buried or delayed, or does not exist (kick-job "
+                               "moves one buried or delayed job, in any tube, to ready)",
+    ("reserve", "TIMED_OUT"): "no job is ready in the tubes this client watches (a paused "
+                              "tube hands out none; a delayed job waits for its delay)",
+    ("reserve", "DEADLINE_SOON"): "a job this client holds is less than a second from its "
+                                  "TTR: delete, touch or release it first",
+    ("reserve", "BAD_FORMAT"): _TUBE_NAME,
+    ("put", "BAD_FORMAT"): _TUBE_NAME,
+    ("kick", "BAD_FORMAT"): _TUBE_NAME,
+    ("put", "JOB_TOO_BIG"): "the body is larger than the server's max job size (65535 bytes "
+                            "unless beanstalkd was started with -z)",
 }
 LOG_LINES = 8
+#: Buttons never shrink below their label: about this many pixels per character, plus padding.
+CHAR_PX, BUTTON_PAD_PX = 8, 30
+
+
+def hint(command: str, word: str, job: int = 0) -> str:
+    """What `word` means as the reply to `command` (empty when there is nothing to add)."""
+    return HINTS.get((command, word), "").format(job=job)
 
 
 def _secs(ns: int) -> str:
     return f"{ns / SEC:g}s"
 
 
-def server_state(sim: Simulation) -> tuple[dict[str, dict[str, list[str]]], dict[str, list[str]]]:
-    """Each tube's jobs by state (labels like "3 p1024") and what each connection holds."""
+def server_state(sim: Simulation, labels: Mapping[int, str] | None = None,
+                 ) -> tuple[dict[str, dict[str, list[str]]], dict[str, list[str]]]:
+    """Each tube's jobs by state (labels like "3 p1024") and what each connection holds;
+    `labels` names connections by number (else their own name)."""
     core, now = sim.server, sim.now_ns()
-    labels = {name: name + (f" (paused, {_secs(t.unpause_at - now)} left)" if t.pause else "")
-              for name, t in core.tube_by_name.items()}
+    labels = labels or {}
+    tube_labels = {name: name + (f" (paused, {_secs(t.unpause_at - now)} left)"
+                                 if t.pause else "")
+                   for name, t in core.tube_by_name.items()}
     tubes: dict[str, dict[str, list[str]]] = {lab: {s: [] for s in STATES}
-                                              for lab in labels.values()}
+                                              for lab in tube_labels.values()}
     order = {"ready": lambda j: (j.pri, j.id), "delayed": lambda j: (j.deadline, j.id)}
     for state in STATES:
         jobs = [j for j in core.jobs.values() if j.state == state]
@@ -54,33 +84,78 @@ def server_state(sim: Simulation) -> tuple[dict[str, dict[str, list[str]]], dict
                 text += f" in {_secs(j.deadline - now)}"
             elif state == "reserved":
                 text += f" ttr {_secs(j.deadline - now)}"
-            tubes[labels[j.tube.name]][state].append(text)
+            tubes[tube_labels[j.tube.name]][state].append(text)
     held = {}
     for c in core.conns.values():
         watching = ",".join(t.name for t in c.watch.items)
-        who = f"{c.name} (use {c.use.name}; watch {watching})"
+        who = f"{labels.get(c.number, c.name)} (use {c.use.name}; watch {watching})"
         held[who] = [f"{j.id} ttr {_secs(j.deadline - now)}" for j in c.reserved.values()]
     return tubes, held
 
 
-def state_html(sim: Simulation) -> str:
-    tubes, held = server_state(sim)
+def state_html(sim: Simulation, labels: Mapping[int, str] | None = None) -> str:
+    tubes, held = server_state(sim, labels)
     return state_tables(tubes, held, f"server at t = {sim.now:g} s")
 
 
-def snapshot(sim: Simulation) -> HTML:
-    """The simulated server's tubes (jobs by state, with priorities) and connections, as HTML."""
-    return HTML(state_html(sim))
+def client_names(sim: Simulation, frame: FrameType | None = None) -> dict[int, str]:
+    """Connection number -> the variable naming its client, for `sim`'s clients that carry no
+    name of their own: the caller's locals, its globals, then the IPython user namespace."""
+    spaces: list[Mapping[str, Any]] = []
+    if frame is not None:
+        spaces += [frame.f_locals, frame.f_globals]
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    if shell is not None:
+        spaces.append(shell.user_ns)
+    names: dict[int, str] = {}
+    for space in spaces:
+        for var, value in list(space.items()):
+            if (isinstance(value, SimClient) and value._sim is sim and not var.startswith("_")
+                    and value._conn.name == f"conn-{value._conn.number}"):
+                names.setdefault(value._conn.number, var)
+    return names
 
 
-def _int(description: str, value: int, width: str = "150px") -> widgets.IntText:
-    return widgets.BoundedIntText(value=value, min=0, max=2**32 - 1, description=description,
-                                  layout=widgets.Layout(width=width),
-                                  style={"description_width": "initial"})
+def snapshot(sim: Simulation, names: Mapping[str, SimClient] | None = None) -> HTML:
+    """The simulated server's tubes (jobs by state, with priorities) and connections, as HTML.
+
+    Connections are labelled by the variables that hold their clients (`producer =
+    sim.client()` shows as "producer"), or by `names` ({"label": client}) when given;
+    `conn-N` when nothing names them."""
+    if names is None:
+        labels = client_names(sim, sys._getframe(1))
+    else:
+        labels = {c._conn.number: label for label, c in names.items()}
+    return HTML(state_html(sim, labels))
+
+
+def _fit(label: str) -> str:
+    return f"{CHAR_PX * len(label) + BUTTON_PAD_PX}px"
+
+
+def _box(children: Sequence[widgets.Widget]) -> widgets.HBox:
+    """A row that wraps onto the next line instead of squeezing or clipping its controls."""
+    return widgets.HBox(list(children), layout=widgets.Layout(
+        flex_flow="row wrap", align_items="center", width="100%"))
+
+
+def _field(kind: type, description: str, width: str, **kw: Any) -> widgets.Widget:
+    return kind(description=description, style={"description_width": "initial"},
+                layout=widgets.Layout(width=width, min_width=width, flex="0 0 auto"), **kw)
+
+
+def _int(description: str, value: int, width: str) -> widgets.Widget:
+    return _field(widgets.BoundedIntText, description, width, value=value, min=0,
+                  max=2**32 - 1)
 
 
 class ServerPanel(widgets.VBox):
-    """Buttons and fields to drive a simulated server by hand; the state table follows."""
+    """Buttons and fields to drive a simulated server by hand; the state table follows.
+
+    "crash" closes the chosen client's connection (its reserved jobs are ready again at once)
+    and puts a fresh connection under the same name; "hang" stops the client with its
+    connection open (its jobs stay reserved until their TTR) until "wake".
+    """
 
     def __init__(self, sim: Simulation | None = None,
                  clients: Sequence[str] | Mapping[str, SimClient] = ("producer", "worker"),
@@ -90,46 +165,44 @@ class ServerPanel(widgets.VBox):
             self.clients = dict(clients)
         else:
             self.clients = {n: SimClient(self.sim, name=n) for n in clients}
+        self.hung: dict[str, list[tuple[int, str]]] = {}  # who -> jobs held when it hung
         self.lines: list[str] = []
-        text = {"style": {"description_width": "initial"}}
-        self.who = widgets.Dropdown(options=list(self.clients), description="as", **text,
-                                    layout=widgets.Layout(width="180px"))
-        self.tube = widgets.Text(value="default", description="tube", **text,
-                                 layout=widgets.Layout(width="170px"))
-        self.body = widgets.Text(value="hello", description="body", **text,
-                                 layout=widgets.Layout(width="170px"))
-        self.priority = _int("priority", greenstalk.DEFAULT_PRIORITY)
-        self.delay = _int("delay", 0, "110px")
-        self.ttr = _int("TTR", greenstalk.DEFAULT_TTR, "110px")
-        self.watch = widgets.Text(value="default", description="watch", **text,
-                                  layout=widgets.Layout(width="220px"),
-                                  placeholder="tubes, comma separated")
+        self.who = _field(widgets.Dropdown, "as", "190px", options=list(self.clients))
+        self.tube = _field(widgets.Text, "tube", "170px", value="default")
+        self.body = _field(widgets.Text, "body", "170px", value="hello")
+        self.priority = _int("priority", greenstalk.DEFAULT_PRIORITY, "160px")
+        self.delay = _int("delay", 0, "120px")
+        self.ttr = _int("TTR", greenstalk.DEFAULT_TTR, "120px")
+        self.watch = _field(widgets.Text, "watch", "230px", value="default",
+                            placeholder="tubes, comma separated")
         self.job = _int("job id", 0, "140px")
-        self.bound = _int("kick bound", 1, "140px")
-        self.seconds = widgets.BoundedFloatText(value=1.0, min=0, max=1e9, step=1,
-                                                description="seconds", **text,
-                                                layout=widgets.Layout(width="150px"))
+        self.bound = _int("kick bound", 1, "150px")
+        self.seconds = _field(widgets.BoundedFloatText, "seconds", "150px", value=1.0, min=0,
+                              max=1e9, step=1)
         actions: dict[str, Callable[[SimClient], str]] = {
             "put": self._put, "reserve": self._reserve, "delete": self._delete,
             "release": self._release, "bury": self._bury, "touch": self._touch,
             "kick": self._kick, "kick-job": self._kick_job, "advance": self._advance,
+            "crash": self._crash, "hang": self._hang, "wake": self._wake,
         }
-        self.buttons = {name: widgets.Button(description=name.replace("advance", "advance time"),
-                                             layout=widgets.Layout(width="auto"))
-                        for name in actions}
+        self.buttons: dict[str, widgets.Button] = {}
         for name, action in actions.items():
-            self.buttons[name].on_click(lambda _b, a=action, n=name: self.act(n, a))
+            label = "advance time" if name == "advance" else name
+            button = widgets.Button(description=label, tooltip=label, layout=widgets.Layout(
+                width="auto", min_width=_fit(label), flex="0 0 auto"))
+            button.on_click(lambda _b, a=action, n=name: self.act(n, a))
+            self.buttons[name] = button
         self.message = widgets.HTML()
         self.state = widgets.HTML()
         self.history = widgets.HTML()
         b = self.buttons
         super().__init__([
-            widgets.HBox([self.who, self.tube, self.body, self.priority, self.delay, self.ttr,
-                          b["put"]]),
-            widgets.HBox([self.watch, b["reserve"], self.job, b["delete"], b["release"],
-                          b["bury"], b["touch"], b["kick-job"]]),
-            widgets.HBox([self.bound, b["kick"], self.seconds, b["advance"]]),
-            self.message, self.state, self.history])
+            _box([self.who, b["crash"], b["hang"], b["wake"]]),
+            _box([self.tube, self.body, self.priority, self.delay, self.ttr, b["put"]]),
+            _box([self.watch, b["reserve"], self.job, b["delete"], b["release"], b["bury"],
+                  b["touch"], b["kick-job"]]),
+            _box([self.bound, b["kick"], self.seconds, b["advance"]]),
+            self.message, self.state, self.history], layout=widgets.Layout(width="100%"))
         self.refresh()
 
     # ---- actions (each returns what to log) ----------------------------------------------
@@ -184,16 +257,69 @@ class ServerPanel(widgets.VBox):
         self.sim.advance(self.seconds.value)
         return f"advance time by {self.seconds.value:g} s"
 
+    # ---- faults: crash, hang, wake -------------------------------------------------------
+    def _holding(self, c: SimClient) -> list[tuple[int, str]]:
+        return [(j.id, j.tube.name) for j in c._conn.reserved.values()]
+
+    def _mark(self, c: SimClient, cause: str, jobs: list[tuple[int, str]]) -> None:
+        for jid, tube in jobs or [(0, "")]:  # as simulated workers do: one mark per job
+            self.sim.mark(c.name, cause, jid, tube)
+
+    def _crash(self, c: SimClient) -> str:
+        who, jobs = self.who.value, self._holding(c)
+        self._mark(c, "crash", jobs)
+        c.close()  # a dead process's socket closes: beanstalkd makes its jobs ready at once
+        self.clients[who] = SimClient(self.sim, name=c.name)
+        self.hung.pop(who, None)
+        ids = ", ".join(str(j) for j, _ in jobs)
+        lost = (f"holding job(s) {ids}: its connection closed, so job(s) {ids} are ready "
+                f"again at once" if jobs else "holding no job: its connection closed")
+        return (f"crashed {lost}; {who!r} is now a fresh connection (same name, "
+                f"watching default, holding nothing)")
+
+    def _hang(self, c: SimClient) -> str:
+        who, jobs = self.who.value, self._holding(c)
+        self._mark(c, "hang", jobs)
+        self.hung[who] = jobs
+        now = self.sim.now_ns()
+        held = "; ".join(f"job {j.id} stays reserved until its TTR runs out in "
+                         f"{_secs(j.deadline - now)}" for j in c._conn.reserved.values())
+        return (f"hangs with its connection open ({held or 'it holds no job'}); it does "
+                f"nothing until you press wake")
+
+    def _wake(self, c: SimClient) -> str:
+        who = self.who.value
+        if who not in self.hung:
+            raise ValueError(f"{who} is not hung")
+        jobs = self.hung.pop(who)
+        self._mark(c, "wake", jobs)
+        mine = set(c._conn.reserved)
+        kept = [str(j) for j, _ in jobs if j in mine]
+        lost = [str(j) for j, _ in jobs if j not in mine]
+        out = "wakes up"
+        if kept:
+            out += f"; it still holds job(s) {', '.join(kept)}"
+        if lost:
+            out += (f"; job(s) {', '.join(lost)} are no longer reserved by it (the TTR ran "
+                    f"out): release, bury or touch would say NOT_FOUND")
+        return out
+
     # ---- plumbing ------------------------------------------------------------------------
     def act(self, name: str, action: Callable[[SimClient], str] | None = None) -> None:
         """Run one action (as if its button were clicked) and show the result."""
         who = self.who.value
         client = self.clients[who]
+        if who in self.hung and name not in ("wake", "crash", "advance"):
+            self._say(f"{who}: {name} -> not sent: {who} is hung (it sends nothing until you "
+                      f"press wake; crash kills it)", error=True)
+            self.refresh()
+            return
+        job = self.job.value
         try:
             done = (action or getattr(self, "_" + name.replace("-", "_")))(client)
         except greenstalk.Error as e:
             word = WORDS.get(type(e), type(e).__name__)
-            self._say(f"{who}: {name} -> {word}: {HINTS.get(word, '')}", error=True)
+            self._say(f"{who}: {name} -> {word}: {hint(name, word, job)}", error=True)
         except (ValueError, TypeError) as e:
             self._say(f"{who}: {name} -> not sent: {e}", error=True)
         else:
@@ -205,13 +331,18 @@ class ServerPanel(widgets.VBox):
         self.message.value = f"<span style='color:{colour}'>{esc(line)}</span>"
         self.lines = [*self.lines, line][-LOG_LINES:]
 
+    def labels(self) -> dict[int, str]:
+        """Connection number -> the name this panel shows (a hung client says so)."""
+        return {c._conn.number: who + (" [hung]" if who in self.hung else "")
+                for who, c in self.clients.items()}
+
     def refresh(self) -> None:
         """Redraw the state table and the log from the server as it is now."""
-        self.state.value = state_html(self.sim)
+        self.state.value = state_html(self.sim, self.labels())
         self.history.value = table(["last actions"], [[line] for line in self.lines]) if (
             self.lines) else ""
 
     def state_text(self) -> str:
         """The state table as plain text (what tests and screen readers read)."""
-        tubes, held = server_state(self.sim)
+        tubes, held = server_state(self.sim, self.labels())
         return repr({"tubes": tubes, "held": held})
