@@ -3,8 +3,10 @@
     client = stalksim.live.connect()     # BEANSTALKD_HOST/BEANSTALKD_PORT or 127.0.0.1:11300
     server = stalksim.live.start_private()   # or a private beanstalkd on a free port
     trace = stalksim.live.run_live("hung-consumer", speed=5, address=server.address)
+    sim = stalksim.live.LiveSession()    # lesson code for a Simulation, on a real server
 
-`LiveView` (a widget of the real server's tubes) and `run_live` are imported when first used.
+`LiveView` (a widget of the real server's tubes), `run_live` and `LiveSession` are imported
+when first used.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 import greenstalk
 
 __all__ = ["NoServer", "PrivateServer", "connect", "default_address", "start_private",
-           "LiveView", "run_live"]
+           "LiveSession", "LiveView", "run_live"]
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 11300
 HOW_TO_START = (
@@ -155,6 +157,10 @@ def __getattr__(name: str) -> Any:
         from stalksim.widgets.liveview import LiveView
 
         return LiveView
+    if name == "LiveSession":
+        from stalksim.live.session import LiveSession
+
+        return LiveSession
     if name == "run_live":
         from stalksim.live.replay import run_live
 
