@@ -85,7 +85,7 @@ WRONG: dict[str, list[tuple[Any, str]]] = {
         ({"mailer": ["emails.signup"], "reset-mailer": ["emails.reset"],
           "billing": ["orders", "invoice"], "imager": ["thumbnails"]}, "did you mean `invoices`"),
         ({"mailer": ["emails.signup"]}, "one entry for each")],
-    "l3-crash-vs-hang": [({"crash": 40, "hang": 12}, "connection closes"),
+    "l3-crash-vs-hang": [({"crash": 40, "hang": 12}, "closes the connection"),
                          ({"crash": 42, "hang": 40}, "does not start a TTR countdown"),
                          ({"crash": 12, "hang": 42}, "counts from the reserve"),
                          ({"crash": 12, "hang": 12}, "cannot tell it hung")],
@@ -269,9 +269,13 @@ def test_live_check_without_a_server_says_how_to_start_one() -> None:
 
 
 def test_live_check_leaves_the_clients_tubes_alone(live: tuple[str, int]) -> None:
-    with greenstalk.Client(live, use="mine", watch=["mine", "also"]) as client:
+    with greenstalk.Client(live, use="l6-exercise", watch=["l6-exercise", "also"]) as client:
+        client.put("mine", priority=10)
+        client.reserve(timeout=1)
         assert ex.check("l6-live", client).ok
-        assert client.using() == "mine" and sorted(client.watching()) == ["also", "mine"]
+        assert client.using() == "l6-exercise"
+        assert sorted(client.watching()) == ["also", "l6-exercise"]
+        assert client.stats_tube("l6-exercise")["current-jobs-reserved"] == 0  # deleted
 
 
 def test_import_stays_light() -> None:

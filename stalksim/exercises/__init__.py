@@ -6,7 +6,8 @@
     ex.solution("l2-priority-order")        # a collapsed block: click to reveal
 
 Each check runs the learner's answer (a prediction, a number, or a consumer function) against a
-seeded simulation and says what is right, what is wrong, and gives a hint.
+seeded simulation and says what is right, what is wrong and why, and gives a hint; feedback on
+a wrong answer never gives the right value away.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ LESSONS = {1: "Jobs and tubes", 2: "Priorities",
 
 
 def _load() -> dict[str, Exercise]:
-    if not REGISTRY:
-        for name in _MODULES:
-            importlib.import_module(f"stalksim.exercises.{name}")
+    """The registry, with every exercise module imported (importing one module alone, e.g.
+    `stalksim.exercises.capacity`, must not hide the others)."""
+    for name in _MODULES:
+        importlib.import_module(f"stalksim.exercises.{name}")
     return REGISTRY
 
 

@@ -161,3 +161,10 @@ def listing(items: Sequence[Any]) -> str:
     if len(shown) <= 1:
         return "".join(shown)
     return ", ".join(shown[:-1]) + " and " + shown[-1]
+
+
+def sentences(parts: Sequence[str]) -> str:
+    """Hints joined into one text: duplicates dropped, each after the first capitalised."""
+    unique = list(dict.fromkeys(p for p in parts if p))
+    return " ".join(p if i == 0 or not re.match(r"[a-z]+\b", p) else p[:1].upper() + p[1:]
+                    for i, p in enumerate(unique))

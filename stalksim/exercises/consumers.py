@@ -15,6 +15,7 @@ from stalksim.exercises._core import (
     passed,
     plural,
     register,
+    sentences,
 )
 from stalksim.exercises._harness import Crash, Run, bound_note, by_job, run_workers
 from stalksim.exercises._sandbox import call, check_callable
@@ -42,6 +43,48 @@ def _near(x: float | None, y: float) -> bool:
     return x is not None and abs(x - y) <= 0.01
 
 
+def _said(value: Any, right: float) -> str:
+    """What is wrong with one story's time: too early or too late, never the right time."""
+    t = as_number(value)
+    if value is None:
+        return "you gave no time yet (None)"
+    if t is None:
+        return f"{value!r:.40} is not a number of seconds"
+    if t > right:
+        return f"by t={t:g} the job has already been ready again for a while"
+    if t < 10:
+        return f"at t={t:g} the job has not even been reserved yet"
+    return f"at t={t:g} `w1` still holds the job (it is reserved)"
+
+
+def _crash_hint(c: float | None, hang: float) -> str:
+    if c is None:
+        return "write each time as a number of seconds, e.g. 3.5."
+    if _near(c, 12 + 30):
+        return ("a crash does not start a TTR countdown: the TTR started at the reserve, and "
+                "a closed connection returns its jobs at once.")
+    if _near(c, hang):
+        return ("a crash closes the connection, and beanstalkd returns the jobs of a closed "
+                "connection at once, without waiting for the TTR.")
+    return "when the connection closes, the job is ready again at that very moment."
+
+
+def _hang_hint(h: float | None, crash: float) -> str:
+    if h is None:
+        return "write each time as a number of seconds, e.g. 3.5."
+    if _near(h, 12 + 30):
+        return ("the TTR counts from the reserve, not from the moment the worker hung: when "
+                "was the job reserved?")
+    if _near(h, 30):
+        return ("the TTR is a duration counted from the reserve, not a time on the clock: "
+                "add it to the time of the reserve.")
+    if _near(h, crash):
+        return ("a hung worker's connection stays open, so the server cannot tell it hung; "
+                "it takes the job back only when the TTR runs out.")
+    return ("a hung worker is not stuck with the job for ever: the server takes it back when "
+            "the TTR, counted from the reserve, runs out.")
+
+
 def check_crash_vs_hang(answer: Any) -> Feedback:
     ex = "l3-crash-vs-hang"
     if not isinstance(answer, dict) or set(answer) != {"crash", "hang"}:
@@ -52,40 +95,16 @@ def check_crash_vs_hang(answer: Any) -> Feedback:
     if _near(c, crash) and _near(h, hang):
         return passed(ex, f"Right: after the crash the job is ready again at t={crash:g} s (the "
                       f"connection closed), after the hang at t={hang:g} s (10 + TTR 30).")
-    if _near(c, hang) and _near(h, crash):
-        return failed(ex, "you swapped them.", "a crashed worker's connection closes and the "
-                      "server takes the job back at once; a hung worker's connection stays "
-                      "open, so the server waits for the TTR to run out.")
-    right, wrong, hints = [], [], []
-    if _near(c, crash):
-        right.append(f"crash: {crash:g} is right.")
-    else:
-        wrong.append(f"crash: you said {answer['crash']!r}, but the job is ready at {crash:g}.")
-        if _near(c, 12 + 30):
-            hints.append("a crash does not start a TTR countdown: the TTR started at the "
-                         "reserve, and a closed connection returns its jobs at once.")
-        elif _near(c, hang):
-            hints.append("a crash closes the connection, and beanstalkd returns the jobs of a "
-                         "closed connection at once, without waiting for the TTR.")
-        else:
-            hints.append("when the connection closes, the job is ready at that very moment.")
-    if _near(h, hang):
-        right.append(f"hang: {hang:g} is right.")
-    else:
-        wrong.append(f"hang: you said {answer['hang']!r}, but the job is ready at {hang:g}.")
-        if _near(h, 12 + 30):
-            hints.append("the TTR counts from the reserve (t=10), not from when the worker "
-                         "hung: 10 + 30.")
-        elif _near(h, 30):
-            hints.append("the TTR is a duration counted from the reserve, not a time of day: "
-                         "10 + 30.")
-        elif _near(h, crash):
-            hints.append("a hung worker's connection stays open, so the server cannot tell it "
-                         "hung; it takes the job back only when the TTR runs out.")
-        else:
-            hints.append("a hung worker is not stuck with the job for ever: the server takes "
-                         "it back when the TTR (30 s from the reserve at t=10) runs out.")
-    return failed(ex, " ".join(wrong), " ".join(hints), right=" ".join(right))
+    right = [f"{story} is right." for story, ok in (("crash", _near(c, crash)),
+                                                    ("hang", _near(h, hang))) if ok]
+    wrong, hints = [], []
+    if not _near(c, crash):
+        wrong.append(f"crash: {_said(answer['crash'], crash)}.")
+        hints.append(_crash_hint(c, hang))
+    if not _near(h, hang):
+        wrong.append(f"hang: {_said(answer['hang'], hang)}.")
+        hints.append(_hang_hint(h, crash))
+    return failed(ex, " ".join(wrong), sentences(hints), right=" ".join(right))
 
 
 register(Exercise(
@@ -278,6 +297,20 @@ def _trace_table() -> str:
     return "| time (s) | job | from | to | actor |\n|---|---|---|---|---|\n" + "\n".join(rows)
 
 
+def _why_not(trace: Any, worker: str, role: str) -> str:
+    """Why `worker` does not fit `role` ("crashed" or "hung"), from how its job went back."""
+    back = next(r for r in trace if r.actor == worker and r.src == "reserved"
+                and r.dst in ("ready", "delayed"))
+    if back.cause == "release":
+        return (f"{worker} gave its job back itself, into `delayed`: a release with a delay "
+                f"is a deliberate retry, not a failure.")
+    if role == "crashed":  # the worker's job came back when the TTR ran out
+        return (f"{worker}'s job went back to `ready` exactly 20 s (the TTR) after the reserve; "
+                f"a crashed worker's connection closes, and that gives its job back at once.")
+    return (f"{worker}'s job went back to `ready` long before its 20 s TTR ran out; a hung "
+            f"worker's connection stays open, so the server would have waited for the TTR.")
+
+
 def check_explain(answer: Any) -> Feedback:
     ex = "ex-explain-trace"
     names = ["w1", "w2", "w3"]
@@ -294,20 +327,11 @@ def check_explain(answer: Any) -> Feedback:
         return passed(ex, f"Right: {crashed} lost its job long before the TTR (its connection "
                       f"closed: a crash), {hung} lost its job exactly 20 s after reserving it "
                       f"(the TTR ran out: it hung).")
-    hints = {"w1": "w1 gave its job back itself, into `delayed`: a release with a delay is a "
-                   "deliberate retry, not a failure.",
-             crashed: f"{crashed}'s job went back to `ready` only 4 s after the reserve, well "
-                      f"before the 20 s TTR: only a closed connection does that.",
-             hung: f"{hung}'s job went back to `ready` exactly 20 s (the TTR) after {hung} "
-                   f"reserved it: the server waited for the TTR, so the connection was open."}
-    if (c, h) == (hung, crashed):
-        return failed(ex, "you swapped them.", hints[crashed] + " " + hints[hung])
-    right = ("crashed is right. " if c == crashed else "") + ("hung is right." if h == hung
-                                                              else "")
-    wrong = [f"{k}: {v} is not it." for k, v, t in (("crashed", c, crashed), ("hung", h, hung))
-             if v != t]
-    return failed(ex, " ".join(wrong), " ".join(hints[v] for v in {c, h} if v in hints),
-                  right=right.strip())
+    right = " ".join(f"{role} is right." for role, v, t in (("crashed", c, crashed),
+                                                             ("hung", h, hung)) if v == t)
+    bad = [(role, v) for role, v, t in (("crashed", c, crashed), ("hung", h, hung)) if v != t]
+    return failed(ex, " ".join(f"{role}: {v} is not it." for role, v in bad),
+                  sentences([_why_not(trace, v, role) for role, v in bad]), right=right)
 
 
 register(Exercise(

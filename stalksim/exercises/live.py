@@ -10,7 +10,15 @@ from typing import Any
 import greenstalk
 
 from stalksim.client import SimClient
-from stalksim.exercises._core import Exercise, Feedback, failed, listing, passed, register
+from stalksim.exercises._core import (
+    Exercise,
+    Feedback,
+    failed,
+    listing,
+    passed,
+    plural,
+    register,
+)
 from stalksim.exercises._sandbox import LearnerError, OutOfVirtualTime, call, check_callable, guard
 from stalksim.simulation import Simulation, WouldWaitForever
 
@@ -34,29 +42,70 @@ def is_simulated(client: greenstalk.Client) -> bool:
     return isinstance(client, SimClient) or client.stats().get("os") == "stalksim"
 
 
-def round_trip(client: greenstalk.Client) -> str:
-    """Put, reserve and delete one job in a private tube; restore use/watch; '' if it worked."""
-    tube = f"stalksim-check-{uuid.uuid4().hex[:12]}"
-    used, watched = client.using(), client.watching()
-    text = f"hello from {tube}"
-    body: Any = text if client.encoding else text.encode()
-    try:
-        client.use(tube)
-        client.watch(tube)
-        for t in watched:
-            if t != tube:
-                client.ignore(t)
-        jid = client.put(body, ttr=30)
-        job = client.reserve(timeout=5)
-        client.delete(job)
-        if job.id != jid or job.body != body:
-            return f"reserved job {job.id} ({job.body!r:.40}), not the job just put ({jid})"
-        return ""
-    finally:
-        client.use(used)
-        for t in watched:
-            client.watch(t)
-        client.ignore(tube)
+L6_TUBE, L6_PRIORITY = "l6-exercise", 10
+#: How many of the newest job ids the check looks through for the learner's job.
+SCAN = 5000
+
+
+def held_jobs(client: greenstalk.Client, inspector: greenstalk.Client, tube: str,
+              wanted: int) -> list[int]:
+    """Ids of jobs in `tube` reserved by `client` (only the holder may touch a reserved job),
+    looking at the newest SCAN job ids until `wanted` reserved jobs of the tube were seen."""
+    inspector.use(f"stalksim-check-{uuid.uuid4().hex[:12]}")
+    newest = inspector.put(b"probe" if inspector.encoding is None else "probe")
+    inspector.delete(newest)
+    seen, mine = 0, []
+    for jid in range(newest - 1, max(0, newest - 1 - SCAN), -1):
+        try:
+            stats = inspector.stats_job(jid)
+        except greenstalk.NotFoundError:
+            continue
+        if stats["tube"] != tube or stats["state"] != "reserved":
+            continue
+        seen += 1
+        try:
+            client.touch(greenstalk.Job(jid, b""))
+            mine.append(jid)
+        except greenstalk.NotFoundError:
+            pass
+        if seen >= wanted:
+            break
+    return mine
+
+
+def judge_live(ex: str, client: greenstalk.Client, where: str) -> Feedback:
+    """Does `client` hold a job it put into L6_TUBE with L6_PRIORITY? Delete it if so."""
+    with greenstalk.Client(client._address) as inspector:
+        try:
+            stats = inspector.stats_tube(L6_TUBE)
+        except greenstalk.NotFoundError:
+            return failed(ex, f"there is no tube `{L6_TUBE}` on the server: no job was put "
+                          f"there (or it was deleted and nobody uses or watches the tube).",
+                          f"with your client: client.use(\"{L6_TUBE}\"), then "
+                          f"client.put(body, priority={L6_PRIORITY}).")
+        reserved, ready = stats["current-jobs-reserved"], stats["current-jobs-ready"]
+        mine = held_jobs(client, inspector, L6_TUBE, reserved) if reserved else []
+        pri = {j: inspector.stats_job(j)["pri"] for j in mine}
+    if not mine:
+        state = (f"{plural(reserved, 'job')} reserved by another connection" if reserved
+                 else f"{plural(ready, 'ready job')} and none reserved")
+        return failed(ex, f"your client holds no job from `{L6_TUBE}` (the tube has {state}).",
+                      f"reserve the job with the client you give as the answer: "
+                      f"client.watch(\"{L6_TUBE}\"), then job = client.reserve(timeout=5); "
+                      f"do not delete it before the check."
+                      + (" A job you reserved and then deleted or released is no longer "
+                         "yours." if ready or not reserved else ""))
+    good = [j for j in mine if pri[j] == L6_PRIORITY]
+    if not good:
+        held = ", ".join(f"job {j} (priority {pri[j]})" for j in mine)
+        return failed(ex, f"your client holds {held} from `{L6_TUBE}`: the priority is not "
+                      f"{L6_PRIORITY}.",
+                      f"put the job with priority={L6_PRIORITY}; release the job you hold "
+                      f"first, or delete it.", right="Your client reserved a job from the "
+                      "live server.")
+    client.delete(good[0])
+    return passed(ex, f"Right: your client holds job {good[0]} of `{L6_TUBE}`, priority "
+                  f"{L6_PRIORITY}, reserved on {where}; the check deleted it for you.")
 
 
 def check_live(answer: Any) -> Feedback:
@@ -68,36 +117,48 @@ def check_live(answer: Any) -> Feedback:
         return failed(ex, f"the answer must be a greenstalk.Client, not "
                       f"{type(answer).__name__}.", "answer = greenstalk.Client((host, port)).")
     try:
-        if is_simulated(answer):
-            return failed(ex, "this client talks to `stalksim serve`, the simulator on the "
-                          "wire, not a real beanstalkd.", SIM_HINT)
-        problem = round_trip(answer)
+        version = answer.stats().get("version", "?")
+        address = answer._address
+        at = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
+        return judge_live(ex, answer, f"the live server at {at} (beanstalkd {version})")
     except (OSError, greenstalk.TimedOutError) as e:
         return failed(ex, f"the client cannot talk to its server ({type(e).__name__}: {e}).",
                       START_BEANSTALKD)
-    if problem:
-        return failed(ex, f"the round trip went wrong: {problem}.", "use a fresh client that "
-                      "holds no reserved jobs, and run the check again.")
-    version = answer.stats().get("version", "?")
-    return passed(ex, f"Right: put, reserve and delete worked on a live beanstalkd "
-                  f"(version {version}), in a private tube that is gone again.")
 
 
 register(Exercise(
     "l6-live", 6, "Going live",
-    """Connect to a real beanstalkd: the same greenstalk code, one line changed.
+    f"""Connect to a live server and do one job's round on it: the same greenstalk code as in
+the simulator, with one line changed.
 
-**Answer:** a `greenstalk.Client` connected to a live beanstalkd. The check puts, reserves and
-deletes one job in a private tube of its own (and leaves your client's tubes as they were).
-The address comes from `BEANSTALKD_HOST` / `BEANSTALKD_PORT` where those are set
+With a `greenstalk.Client` connected to a live beanstalkd (or to `stalksim serve`):
+
+1. `use` the tube `{L6_TUBE}` and put a job into it with priority {L6_PRIORITY} (any body);
+2. `watch` `{L6_TUBE}` and reserve that job, and keep it: do not delete it yet.
+
+**Answer:** that client. The check asks the server which job of `{L6_TUBE}` your client holds
+(only the connection that reserved a job may `touch` it), checks its priority, and deletes it
+for you. The address comes from `BEANSTALKD_HOST` / `BEANSTALKD_PORT` where those are set
 (127.0.0.1:11300 otherwise).""",
-    "import stalksim\n\nsim = stalksim.Simulation()\nanswer = sim.client()  # change this line\n",
-    "import os\n\nimport greenstalk\n\naddress = (os.environ.get(\"BEANSTALKD_HOST\", "
-    "\"127.0.0.1\"), int(os.environ.get(\"BEANSTALKD_PORT\", \"11300\")))\n"
-    "answer = greenstalk.Client(address)\n",
+    "import stalksim\n\nsim = stalksim.Simulation()\nclient = sim.client()  # change this line\n"
+    "answer = client\n",
+    f"""import os
+
+import greenstalk
+
+address = (os.environ.get("BEANSTALKD_HOST", "127.0.0.1"),
+           int(os.environ.get("BEANSTALKD_PORT", "11300")))
+client = greenstalk.Client(address)
+client.use("{L6_TUBE}")
+client.put("my first live job", priority={L6_PRIORITY})
+client.watch("{L6_TUBE}")
+client.ignore("default")   # reserve from {L6_TUBE} only
+job = client.reserve(timeout=5)
+answer = client
+""",
     check_live,
     explanation="SimClient is a greenstalk.Client; greenstalk.Client((host, port)) is the "
-                "same API over TCP."))
+                "same API over TCP: use, put, watch and reserve do the same on a live server."))
 
 
 # ---- ex-live-drain ------------------------------------------------------------------------------

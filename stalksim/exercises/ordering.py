@@ -64,17 +64,19 @@ def drain(puts: Sequence[Put], watch: Sequence[str], before: Before | None = Non
         consumer.delete(job)
 
 
-def _why_first(e: dict[str, Any], g: dict[str, Any], eb: str, gb: str) -> str:
+def _why_not_yet(g: dict[str, Any], gb: str, e: dict[str, Any]) -> str:
+    """Why the job the learner put here is not next, without naming the job that is."""
     if e["pri"] != g["pri"]:
-        return (f"`{eb}` has priority {e['pri']}, more urgent than `{gb}`'s {g['pri']} "
-                f"(smaller numbers go first)")
-    return (f"`{eb}` and `{gb}` have the same priority ({e['pri']}), and `{eb}` has the smaller "
-            f"job id ({e['id']} < {g['id']}): equal priorities go by job id, first in first out")
+        return (f"a job with a more urgent priority than `{gb}`'s {g['pri']} (a smaller "
+                f"number) is still ready at that point")
+    return (f"a job with the same priority ({g['pri']}) and a smaller job id (it was put "
+            f"earlier) is still ready at that point: equal priorities go by job id")
 
 
 def judge_order(exercise: str, d: Drained, answer: Any, example: str,
                 patterns: Sequence[tuple[Sequence[str], str]] = ()) -> Feedback:
-    """Compare a predicted order with the simulated one; explain the first difference."""
+    """Compare a predicted order with the simulated one; explain the first difference without
+    naming the job that belongs there (the feedback never gives the order away)."""
     got = as_str_list(exercise, answer, example)
     if isinstance(got, Feedback):
         return got
@@ -88,11 +90,12 @@ def judge_order(exercise: str, d: Drained, answer: Any, example: str,
                       f"in order, like {example}.")
     unknown = [b for b in got if b not in info]
     if unknown:
-        return failed(exercise, f"{listing(unknown)} never went into the server (the jobs are "
-                      f"{listing(list(info))}).", pattern_hint or "use the bodies as given.")
-    twice = sorted({b for b in got if got.count(b) > 1})
-    if twice:
-        return failed(exercise, f"{listing(twice)} appears more than once.", pattern_hint or
+        return failed(exercise, f"{listing(unknown)} never went into the server.",
+                      pattern_hint or "use the job bodies exactly as the instructions give "
+                      "them.")
+    twice = next((b for b in got if got.count(b) > 1), None)
+    if twice is not None:
+        return failed(exercise, f"`{twice}` appears more than once.", pattern_hint or
                       "each job is reserved once here: the consumer deletes every job it gets.")
     unwatched = [b for b in got if b not in expected]
     if unwatched:
@@ -102,17 +105,18 @@ def judge_order(exercise: str, d: Drained, answer: Any, example: str,
                       or "a consumer only ever gets jobs from the tubes on its watch list.")
     missing = [b for b in expected if b not in got]
     if missing:
-        return failed(exercise, f"you left out {listing(missing)}.", pattern_hint or
-                      f"the consumer keeps reserving until no watched tube has a ready job; "
-                      f"it watches {listing(d.watch)}.", right="Every job you listed is one "
-                      "the consumer gets.")
+        return failed(exercise, f"you left out {plural(len(missing), 'job')} that the consumer "
+                      f"gets.", pattern_hint or f"the consumer keeps reserving until no watched "
+                      f"tube has a ready job; it watches {listing(d.watch)}: which jobs went "
+                      f"into those tubes?", right="Every job you listed is one the consumer "
+                      "gets.")
     i = next(k for k, (a, b) in enumerate(zip(expected, got, strict=True)) if a != b)
     eb, gb = expected[i], got[i]
     note = info[eb]["note"] or info[gb]["note"]
     right = (f"You have the right jobs, and the first {plural(i, 'job')} in the right order."
              if i else "You have the right set of jobs.")
-    return failed(exercise, f"at position {i + 1} you put `{gb}`, but `{eb}` comes first: "
-                  f"{_why_first(info[eb], info[gb], eb, gb)}.",
+    return failed(exercise, f"at position {i + 1} you put `{gb}`, but it is not next: "
+                  f"{_why_not_yet(info[gb], gb, info[eb])}.",
                   pattern_hint or note or "at every reserve, beanstalkd takes the ready job "
                   "with the smallest priority number across all watched tubes; ties go to "
                   "the smallest job id.", right=right)
@@ -141,8 +145,8 @@ nothing is left for it.""",
     'answer = ["b", "c"]\n',
     order_checker("l1-tubes", L1_PUTS, ["orders", "emails"], '["x", "y"]', patterns=[
         (["a", "b", "c"], "`a` went into `default`, and this consumer ignores `default`."),
-        (["c", "b"], "both have priority 1024; the tie goes to the smaller job id, and `b` "
-                     "was put first.")]),
+        (["c", "b"], "both have priority 1024, so the tie goes to the smaller job id: "
+                     "which of the two was put first?")]),
     explanation="`a` stays in `default` for someone else. `b` and `c` have equal priority, so "
                 "the older job (smaller id) comes first."))
 
@@ -181,7 +185,7 @@ register(Exercise(
         (["backup", "report", "resize", "invoice", "page", "alert"],
          "that is largest-number-first; 0 is the most urgent priority, 4294967295 the least."),
         (["alert", "page", "invoice", "resize", "report", "backup"],
-         "`resize` and `invoice` both have 1024: the tie goes to the job put first.")]),
+         "two jobs have priority 1024: the tie goes to the one put first.")]),
     explanation="Priority is an unsigned 32-bit number, smallest first; 1024 vs 1024 is "
                 "broken by job id."))
 
@@ -191,9 +195,10 @@ def _release_a_and_b(consumer: Any, info: dict[str, dict[str, Any]]) -> None:
     a, b = consumer.reserve(timeout=0), consumer.reserve(timeout=0)
     consumer.release(a, priority=50)
     consumer.release(b, priority=10)
-    info["A"]["note"] = "A was released, but it keeps its job id: it does not go to the back."
+    info["A"]["note"] = ("a released job keeps its job id: it does not go to the back of the "
+                         "queue.")
     info["B"]["pri"] = 10
-    info["B"]["note"] = "B was released with priority 10, so it now has priority 10."
+    info["B"]["note"] = "release(job, priority=...) gives the job that new priority."
 
 
 register(Exercise(
@@ -211,7 +216,7 @@ releases `B` with `priority=10`. Then it reserves (and deletes) until nothing is
                        "the ready queue is sorted by (priority, job id), and a released job "
                        "keeps its id."),
                       (["A", "B", "C", "D"], "release(job, priority=10) changes B's priority: "
-                       "B is now the most urgent job.")]),
+                       "which priority does each job have after the releases?")]),
     explanation="B now has priority 10 and goes first; A, C and D tie at 50 and go by id, and "
                 "A kept id 1 through its release."))
 
@@ -296,7 +301,7 @@ def check_design(answer: Any) -> Feedback:
         return failed(ex, f"the server refused a watch list ({type(e).__name__}).",
                       "tube names are up to 200 letters, digits and - + / ; . $ _ ( ), and "
                       "must not start with a hyphen.")
-    wrong = [f"`{c}` watches `{t}` (jobs meant for `{ROUTES[t]}`)" for c in CONSUMERS
+    wrong = [f"`{c}` watches `{t}` (jobs another consumer is responsible for)" for c in CONSUMERS
              for t in watch[c] if t in ROUTES and ROUTES[t] != c]
     stolen = sum(1 for b, c in got.items() if ROUTES[b.split("#")[0]] != c)
     unread = sorted({t for t in ROUTES if not any(t in ts for ts in watch.values())})
