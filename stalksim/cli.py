@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from stalksim.scenarios import SCENARIOS, Result, find, run_scenario
@@ -68,6 +70,155 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _fail(message: str, code: int) -> int:
     print(f"stalksim: error: {message}", file=sys.stderr)
     return code
+
+
+# ---- `stalksim serve` options: beanstalkd 1.12's optparse(), flag for flag ----------------
+
+SERVE_USAGE = """Use: stalksim serve [OPTIONS]
+
+Options:
+ -b DIR   write-ahead log directory (ignored: no binlog)
+ -f MS    fsync at most once every MS milliseconds (ignored)
+ -F       never fsync (ignored)
+ -l ADDR  listen on address (default is 127.0.0.1; beanstalkd's is 0.0.0.0)
+ -p PORT  listen on port (default is 11300)
+ -u USER  become user and group (ignored)
+ -z BYTES set the maximum job size in bytes (default is 65535);
+          max allowed is 1073741824 bytes
+ -s BYTES set the size of each write-ahead log file (ignored)
+ -v       show version information
+ -V       increase verbosity
+ -h       show this help
+ --speed FACTOR      virtual time runs FACTOR times faster (0.001 to 10000; default 1)
+ --trace FILE        write the job trace to FILE as JSON Lines
+ --trace-max EVENTS  at EVENTS events, FILE moves to FILE.1 and a new FILE starts
+"""
+MAX_JOB_SIZE_LIMIT = 1073741824  # beanstalkd's JOB_DATA_SIZE_LIMIT_MAX
+_SIZE = re.compile(r"[ \t\n\v\f\r]*([+-]?)([0-9]+)\Z")
+
+
+class ServeExit(Exception):
+    """Parsing `stalksim serve` options ended the program: exit `code` after printing `err`
+    (and beanstalkd's usage, if `usage`) on stderr and `out` on stdout."""
+
+    def __init__(self, code: int, err: str = "", usage: bool = False, out: str = "") -> None:
+        super().__init__(err)
+        self.code, self.err, self.usage, self.out = code, err, usage, out
+
+
+@dataclass
+class ServeOptions:
+    """What `stalksim serve` was asked to do (`port` is a string, as getaddrinfo takes it)."""
+
+    addr: str = "127.0.0.1"
+    port: str = "11300"
+    max_job_size: int = 65535
+    verbose: int = 0
+    speed: float = 1.0
+    trace: str | None = None
+    trace_max: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def _size(text: str) -> int:
+    """beanstalkd's parse_size_t: sscanf("%zu%c"), so "-1" wraps and "10x" is refused."""
+    m = _SIZE.match(text)
+    if m is None:
+        raise ServeExit(5, f"invalid size: {text}", usage=True)
+    value = int(m.group(2))
+    if value > 0xFFFFFFFFFFFFFFFF:
+        return 0xFFFFFFFFFFFFFFFF
+    return -value % (1 << 64) if m.group(1) == "-" else value
+
+
+def _long_option(o: ServeOptions, name: str, value: str) -> None:
+    from stalksim.wire import MAX_SPEED, MIN_SPEED
+
+    if name == "speed":
+        try:
+            o.speed = float(value)
+        except ValueError:
+            o.speed = math.nan
+        if not MIN_SPEED <= o.speed <= MAX_SPEED:
+            raise ServeExit(5, f"--speed {value}: a factor from {MIN_SPEED:g} to "
+                               f"{MAX_SPEED:g}, or virtual time outruns its 146-year limit")
+    elif name == "trace":
+        o.trace = value
+    else:
+        if not value.isdigit() or int(value) < 1:
+            raise ServeExit(5, f"--trace-max {value}: a number of events >= 1")
+        o.trace_max = int(value)
+
+
+def parse_serve_args(argv: Sequence[str]) -> ServeOptions:
+    """Read `stalksim serve` options as beanstalkd 1.12 reads its own (bundled flags, `-p11300`,
+    the same messages and exit statuses), plus `--speed`, `--trace` and `--trace-max`.
+
+    Raises ServeExit for -h, -v and every error. One deliberate difference: a numeric port
+    above 65535 is refused, where beanstalkd silently listens on it modulo 65536.
+    """
+    o = ServeOptions()
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        a = args[i]
+        i += 1
+        if a == "--help":
+            raise ServeExit(0, usage=True)
+        if a.startswith("--"):
+            name, eq, value = a[2:].partition("=")
+            if name not in ("speed", "trace", "trace-max"):
+                raise ServeExit(5, f"unknown flag: {a}", usage=True)
+            if not eq:
+                if i == len(args):
+                    raise ServeExit(5, f"flag requires an argument: --{name}", usage=True)
+                value, i = args[i], i + 1
+            _long_option(o, name, value)
+            continue
+        if len(a) < 2 or a[0] != "-":
+            raise ServeExit(5, f"unknown argument: {a}", usage=True)
+        j = 1
+        while j < len(a):
+            c, j = a[j], j + 1
+            if c in "plzsfub":  # EARGF: the rest of this word, else the next word
+                if j < len(a):
+                    value, j = a[j:], len(a)
+                elif i < len(args):
+                    value, i = args[i], i + 1
+                else:
+                    raise ServeExit(5, f"flag requires an argument: -{c}", usage=True)
+                if c == "p":
+                    o.port = value
+                elif c == "l":
+                    o.addr = value
+                elif c == "z":
+                    o.max_job_size = _size(value)
+                elif c in "sf":
+                    _size(value)
+                    o.warnings.append(f"option -{c} is not supported (no binlog); ignored")
+                else:
+                    o.warnings.append(f"option -{c} is not supported; ignored")
+            elif c in "cn":
+                o.warnings.append(f"-{c} flag was removed. binlog is always compacted.")
+            elif c == "F":
+                o.warnings.append("option -F is not supported (no binlog); ignored")
+            elif c == "h":
+                raise ServeExit(0, usage=True)
+            elif c == "v":
+                raise ServeExit(0, out="beanstalkd 1.12 (stalksim)\n")
+            elif c == "V":
+                o.verbose += 1
+            else:
+                raise ServeExit(5, f"unknown flag: {a[j - 2:]}", usage=True)
+    if o.max_job_size > MAX_JOB_SIZE_LIMIT:
+        o.warnings.append(f"maximum job size was set to {MAX_JOB_SIZE_LIMIT}")
+        o.max_job_size = MAX_JOB_SIZE_LIMIT
+    if o.port.isascii() and o.port.isdigit() and int(o.port) > 65535:
+        raise ServeExit(111, f"-p {o.port}: a port is 0 to 65535 (beanstalkd 1.12 would "
+                             f"quietly listen on {int(o.port) % 65536})")
+    if not o.addr:
+        raise ServeExit(111, "-l '': getaddrinfo(): Name or service not known")
+    return o
 
 
 def _serve(argv: list[str]) -> int:

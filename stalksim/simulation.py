@@ -2,19 +2,22 @@
 
 Virtual time is in seconds (a float, as simpy keeps it); the core counts integer nanoseconds.
 One simpy timer wakes the core at its next due time (delayed jobs maturing, TTR expiries,
-pauses ending, reserve timeouts); nothing is polled.
+pauses ending, reserve timeouts); nothing is polled. Virtual time is bounded by `MAX_SECONDS`
+(2**62 ns, about 146 years): moving the clock past it raises ValueError and changes nothing.
 """
 
 from __future__ import annotations
 
+import math
 import random
+from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from typing import Any
 
 import greenstalk
 import simpy
 
-from stalksim.core import SEC, Server
+from stalksim.core import MAX_TIME, SEC, Server
 from stalksim.core.state import NEVER
 from stalksim.protocol import _hub
 from stalksim.protocol import advance as _guarded_advance
@@ -26,6 +29,21 @@ MAX_JOB_SIZE_LIMIT = 1073741824
 DEFAULT_MAX_WAIT = 7 * 24 * 3600.0
 #: ... or after this many simulated events.
 DEFAULT_MAX_EVENTS = 2_000_000
+#: The latest virtual time in seconds (2**62 ns, about 146 years; see `core.MAX_TIME`).
+MAX_SECONDS = MAX_TIME / SEC
+
+
+def _time_limit(what: str, t: float) -> ValueError:
+    return ValueError(f"{what} would take virtual time to {t:g} s, past the simulator's limit "
+                      f"of {MAX_SECONDS:.6g} s (2**62 ns, about 146 years)")
+
+
+def _seconds(what: str, seconds: object) -> float:
+    """`seconds` as a finite number >= 0, or ValueError naming `what`."""
+    if (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+            or not math.isfinite(seconds) or seconds < 0):
+        raise ValueError(f"{what} needs a finite number of seconds >= 0, not {seconds!r}")
+    return float(seconds)
 
 
 class WouldWaitForever(greenstalk.TimedOutError):
@@ -47,10 +65,12 @@ class Simulation:
     """A simulated beanstalkd 1.12 with a virtual clock that starts at 0.0 s.
 
     Several clients share one simulated server; two simulations never share state.
+    `trace=True` keeps every job transition in memory (about 200 bytes each); `trace=N` keeps
+    only the latest N (a ring: memory stays bounded however long it runs); `trace=False` none.
     """
 
     def __init__(self, *, seed: int | None = None, max_job_size: int = 65535,
-                 trace: bool = True, max_wait: float = DEFAULT_MAX_WAIT,
+                 trace: bool | int = True, max_wait: float = DEFAULT_MAX_WAIT,
                  max_events: int = DEFAULT_MAX_EVENTS) -> None:
         if not isinstance(max_job_size, int) or max_job_size < 0:
             raise ValueError(f"max_job_size must be a whole number of bytes >= 0, "
@@ -59,7 +79,11 @@ class Simulation:
         self.env = simpy.Environment()
         self.seed = seed
         self.rng = random.Random(seed)
-        self._events: list | None = [] if trace else None
+        if not isinstance(trace, bool) and (not isinstance(trace, int) or trace < 1):
+            raise ValueError(f"trace must be True, False or a number of events >= 1, "
+                             f"not {trace!r}")
+        self._events: list | deque | None = (
+            None if trace is False else [] if trace is True else deque(maxlen=trace))
         self.server = Server(max_job_size=max_job_size, trace=self._events)
         self.server.info["id"] = f"{self.rng.getrandbits(64):016x}"
         self.server.info["pid"] = 1
@@ -81,6 +105,8 @@ class Simulation:
         """Virtual time in integer nanoseconds, never behind the core's clock."""
         t = self.env.now
         if t != self._last_t:  # commands cluster at one instant: convert once
+            if t > MAX_SECONDS:  # a process's own env.timeout went past the limit
+                raise _time_limit("a simpy timeout", t)
             self._last_t = t
             self._last_ns = round(t * SEC)
         ns = self._last_ns
@@ -89,12 +115,15 @@ class Simulation:
 
     def advance(self, seconds: float) -> None:
         """Move virtual time forward: delays mature, TTRs expire, pauses end, processes run."""
-        if not isinstance(seconds, (int, float)) or seconds != seconds or seconds < 0:
-            raise ValueError(f"advance() needs a number of seconds >= 0, not {seconds!r}")
-        self.run(until=self.env.now + seconds)
+        until = self.env.now + _seconds("advance()", seconds)
+        if until > MAX_SECONDS:
+            raise _time_limit(f"advance({seconds!r})", until)
+        self.run(until=until)
 
     def run(self, until: float | None = None) -> None:
         """Run simulated processes until virtual time `until` (or until nothing is left)."""
+        if until is not None and _seconds("run(until=...)", until) > MAX_SECONDS:
+            raise _time_limit(f"run(until={until!r})", until)
         if until is None:
             self.env.run()
         elif until > self.env.now:
@@ -169,6 +198,8 @@ class Simulation:
 
     def timeout(self, seconds: float, value: Any = None) -> simpy.Timeout:
         """A simpy event that fires after `seconds` of virtual time."""
+        if self.env.now + _seconds("timeout()", seconds) > MAX_SECONDS:
+            raise _time_limit(f"timeout({seconds!r})", self.env.now + seconds)
         return self.env.timeout(seconds, value)
 
     def raw(self) -> Any:
@@ -180,11 +211,17 @@ class Simulation:
     # ---- traces --------------------------------------------------------------------------
     @property
     def trace(self) -> Any:
-        """Every job transition so far (a `stalksim.trace.Trace`), or None if tracing is off."""
+        """Every job transition so far (a `stalksim.trace.Trace`), or None if tracing is off.
+
+        With `trace=N` it is a copy of the latest N events (it does not grow as the run goes on;
+        `meta["trace_limit"]` says N)."""
         if self._events is None:
             return None
         from stalksim.trace import Trace
 
+        if isinstance(self._events, deque):
+            return Trace(list(self._events),
+                         meta={"seed": self.seed, "trace_limit": self._events.maxlen})
         return Trace(self._events, meta={"seed": self.seed})
 
     def mark(self, actor: str, cause: str, job: int = 0, tube: str = "") -> None:

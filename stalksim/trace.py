@@ -3,7 +3,10 @@
 The core appends one plain tuple per event to a list it owns (see docs/design.md, "Trace
 events"); `Trace` wraps that list without copying it, so a Trace made before a run sees every
 event appended during it. Tuples become `Record`s (time in seconds) only when read, which keeps
-tracing cheap. This module imports nothing beyond the standard library.
+tracing cheap. Long runs can bound what is kept: `Simulation(trace=N)` keeps the latest N
+events in memory (a ring), and `TraceFile(path, meta, max_events=N)` (`stalksim serve --trace
+FILE --trace-max N`) spills to disk, rotating to `FILE.1`. This module imports nothing beyond
+the standard library.
 """
 
 from __future__ import annotations
@@ -157,10 +160,7 @@ class Trace:
         """
         with _open(dest, "w") as f:
             f.write(json.dumps({"meta": self.meta}) + "\n")
-            for t, job, tube, src, dst, cause, actor in self.raw:
-                f.write(json.dumps({"time": t / NS, "job": job, "tube": tube, "src": src,
-                                    "dst": dst, "cause": cause, "actor": actor,
-                                    "time_ns": t}) + "\n")
+            f.writelines(map(_jsonl_line, self.raw))
 
     @classmethod
     def read_jsonl(cls, src: str | os.PathLike[str] | IO[str]) -> Trace:
@@ -192,6 +192,59 @@ class Trace:
         df = pd.DataFrame(self.raw, columns=list(FIELDS))
         df["time"] = df["time"] / NS
         return df
+
+
+def _jsonl_line(ev: RawEvent) -> str:
+    t, job, tube, src, dst, cause, actor = ev
+    return json.dumps({"time": t / NS, "job": job, "tube": tube, "src": src, "dst": dst,
+                       "cause": cause, "actor": actor, "time_ns": t}) + "\n"
+
+
+class TraceFile:
+    """A JSON Lines trace written as it happens (`Trace.to_jsonl`'s format), bounded on disk.
+
+    `write(events)` appends raw events. With `max_events`, once `path` holds that many events
+    it is renamed to `path + ".1"` (replacing an older one) and a fresh `path` starts with the
+    same meta line: the two files hold the latest events and never more than 2 x max_events.
+    Read them back with `Trace.read_jsonl` (`.1` is the older part).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], meta: dict[str, Any],
+                 max_events: int | None = None) -> None:
+        if max_events is not None and max_events < 1:
+            raise ValueError(f"max_events must be >= 1, not {max_events!r}")
+        self.path = os.fspath(path)
+        self.meta = dict(meta)
+        self.max_events = max_events
+        self.events = 0  # events in the current `path`
+        self.rotations = 0
+        self.file = self._start()
+
+    def _start(self) -> IO[str]:
+        f = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()/_rotate()
+        f.write(json.dumps({"meta": self.meta}) + "\n")
+        self.events = 0
+        return f
+
+    def write(self, events: Iterable[RawEvent]) -> None:
+        """Append `events` (raw tuples) and flush them to disk."""
+        lines: list[str] = []
+        cap = self.max_events
+        for ev in events:
+            if cap is not None and self.events >= cap:
+                self.file.writelines(lines)
+                lines = []
+                self.file.close()
+                os.replace(self.path, self.path + ".1")
+                self.rotations += 1
+                self.file = self._start()
+            lines.append(_jsonl_line(ev))
+            self.events += 1
+        self.file.writelines(lines)
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
 
 
 @contextmanager

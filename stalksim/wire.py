@@ -4,76 +4,60 @@ One core `Server`, one asyncio event loop, one `protocol.Session` per connection
 timer that fires when the core's next timer falls due. Virtual time is
 `(monotonic ns - start) * speed`, so `--speed 10` makes delays, TTRs and pauses ten times
 shorter on the wall clock. Memory per connection is bounded: a session keeps at most one read
-chunk of unconsumed input and reading stops while replies are not being taken.
+chunk of unconsumed input and reading stops while replies are not being taken; it starts again
+as soon as they are. A connection whose reading is paused is still watched for the client
+hanging up (beanstalkd's EPOLLRDHUP), so a client that floods and resets leaves nothing behind.
+Virtual time is bounded by `core.MAX_TIME` (about 146 years): `--speed` is at most 10,000,
+and the server stops with an error before its clock would pass the limit.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import io
 import math
 import os
 import platform
 import resource
 import secrets
+import select
 import signal
 import sys
 import time
-from typing import IO
+from collections.abc import Sequence
+from typing import Any
 
 from stalksim import protocol
-from stalksim.core import Server
+from stalksim.cli import SERVE_USAGE, ServeExit, ServeOptions, parse_serve_args
+from stalksim.core import MAX_TIME, SEC, Server
+from stalksim.trace import TraceFile
 
 VERSION = "1.12"
-MAX_JOB_SIZE_LIMIT = 1073741824  # beanstalkd's JOB_DATA_SIZE_LIMIT_MAX
 OUT_LIMIT = 256 * 1024  # replies kept per connection before we stop running its commands
 IN_LIMIT = 64 * 1024  # input kept per connection while it waits in reserve
 TRACE_EVERY = 0.5  # seconds between trace flushes
+WATCH_EVERY = 0.2  # seconds between hang-up checks of connections whose reading is paused
+MIN_SPEED = 1e-3
+MAX_SPEED = 1e4  # 2**62 ns of virtual time then last 5.3 days of wall clock
+_GONE = select.POLLRDHUP | select.POLLHUP | select.POLLERR
 
 
 class Clock:
-    """Virtual nanoseconds from the monotonic clock, `speed` times faster."""
+    """Virtual nanoseconds from the monotonic clock, `speed` times faster (never past
+    MAX_TIME: the server stops before that, see `serve`)."""
 
     def __init__(self, speed: float = 1.0) -> None:
-        if not speed > 0 or math.isinf(speed):
-            raise ValueError("speed must be a positive number")
+        if not MIN_SPEED <= speed <= MAX_SPEED:  # also refuses nan
+            raise ValueError(f"speed must be from {MIN_SPEED:g} to {MAX_SPEED:g}, not {speed!r}")
         self.speed = speed
         self.wall0 = time.monotonic_ns()
 
     def now(self) -> int:
-        return int((time.monotonic_ns() - self.wall0) * self.speed)
+        v = int((time.monotonic_ns() - self.wall0) * self.speed)
+        return v if v < MAX_TIME else MAX_TIME
 
     def wall(self, virtual_ns: int) -> float:
         """The loop time (monotonic seconds) at which virtual time reaches `virtual_ns`."""
         return (self.wall0 + math.ceil(virtual_ns / self.speed)) / 1e9
-
-
-class TraceWriter:
-    """Appends the core's trace tuples to a JSON Lines file in `stalksim.trace`'s format."""
-
-    def __init__(self, path: str, trace: list, meta: dict) -> None:
-        from stalksim.trace import Trace
-
-        self._trace_cls = Trace
-        self.trace = trace
-        self.file: IO[str] = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
-        Trace([], meta).to_jsonl(self.file)  # the meta line
-
-    def flush(self) -> None:
-        events = self.trace[:]
-        if not events:
-            return
-        del self.trace[:len(events)]
-        buf = io.StringIO()
-        self._trace_cls(events).to_jsonl(buf)  # reuse the event format; drop its meta line
-        text = buf.getvalue()
-        self.file.write(text[text.index("\n") + 1:])
-        self.file.flush()
-
-    def close(self) -> None:
-        self.flush()
-        self.file.close()
 
 
 class WireServer:
@@ -88,8 +72,10 @@ class WireServer:
         self.core.rusage = _rusage
         self.verbose = verbose
         self.conns: set[Connection] = set()
+        self.held: set[Connection] = set()  # connections whose reading is paused
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due: int | None = None
+        self._watch: asyncio.TimerHandle | None = None
 
     def log(self, text: str) -> None:
         if self.verbose:
@@ -112,9 +98,36 @@ class WireServer:
         protocol.advance(self.core, self.clock.now())
         self.rearm()
 
+    def hold(self, c: Connection, held: bool) -> None:
+        """Note that `c` stopped (or resumed) reading; paused ones are polled for hang-ups."""
+        if held:
+            self.held.add(c)
+            if self._watch is None:
+                self._watch = asyncio.get_running_loop().call_later(WATCH_EVERY, self._poll)
+        else:
+            self.held.discard(c)
+
+    def _poll(self) -> None:
+        """Find held connections whose client hung up or reset (it cannot be read from them,
+        since reading is paused): the kernel's POLLRDHUP/POLLHUP/POLLERR say so."""
+        self._watch = None
+        if not self.held:
+            return
+        poller = select.poll()
+        fds = {}
+        for c in self.held:
+            fds[c.fd] = c
+            poller.register(c.fd, select.POLLRDHUP)
+        for fd, ev in poller.poll(0):
+            if ev & _GONE:
+                fds[fd].peer_gone(reset=bool(ev & (select.POLLHUP | select.POLLERR)))
+        if self.held:
+            self._watch = asyncio.get_running_loop().call_later(WATCH_EVERY, self._poll)
+
     def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        for handle in (self._timer, self._watch):
+            if handle is not None:
+                handle.cancel()
         for c in list(self.conns):
             c.transport.close()
 
@@ -126,16 +139,18 @@ class Connection(asyncio.Protocol):
         self.server = server
         self.write_paused = False
         self.reading = True
+        self.fd = -1
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        self.fd = transport.get_extra_info("socket").fileno()
         srv = self.server
         with protocol.guard(srv.core):
             conn = srv.core.connect(srv.clock.now())
         self.session = protocol.Session(srv.core, conn)
         self.session.max_out = OUT_LIMIT
-        self.session.on_output = self._after
+        self.session.on_output = self._pump
         if srv.verbose:
             self.session.log = srv.log
             srv.log(f"{conn.name} connected from {transport.get_extra_info('peername')}")
@@ -147,18 +162,20 @@ class Connection(asyncio.Protocol):
         self._pump(data)
 
     def _pump(self, data: bytes = b"") -> None:
+        """Run the commands `data` completes and send their replies; while the replies are
+        being taken (writing is not paused), keep running the input left behind."""
         s = self.session
-        s.feed(data, self.server.clock.now())
-        self._flush()
-        while s.stalled and not self.write_paused:  # replies are being taken: keep going
-            s.feed(b"", self.server.clock.now())
+        clock = self.server.clock
+        s.feed(data, clock.now())
+        while s.stalled and not self.write_paused and not self.transport.is_closing():
             self._flush()
+            s.feed(b"", clock.now())
         self._after()
 
     def _flush(self) -> None:
         out = self.session.out
         if out and not self.write_paused and not self.transport.is_closing():
-            self.transport.write(bytes(out))
+            self.transport.write(bytes(out))  # may call pause_writing()
             out.clear()
 
     def _after(self) -> None:
@@ -167,13 +184,15 @@ class Connection(asyncio.Protocol):
         self._flush()
         if s.closed:
             self.transport.close()  # what was written is still sent
-        else:
+        elif not self.transport.is_closing():
             hold = s.stalled or s.buffered() > IN_LIMIT
-            if hold and self.reading:
-                self.transport.pause_reading()
-            elif not hold and not self.reading:
-                self.transport.resume_reading()
-            self.reading = not hold
+            if hold != (not self.reading):
+                if hold:
+                    self.transport.pause_reading()
+                else:
+                    self.transport.resume_reading()
+                self.reading = not hold
+                self.server.hold(self, hold)
         self.server.rearm()
 
     def pause_writing(self) -> None:
@@ -182,6 +201,15 @@ class Connection(asyncio.Protocol):
     def resume_writing(self) -> None:
         self.write_paused = False
         if not self.session.closed:
+            self._pump()
+
+    def peer_gone(self, reset: bool) -> None:
+        """The client hung up while reading was paused: a reset drops the connection (as a
+        failed read would); a half-close answers a waiting reserve, as `eof_received` does."""
+        if reset:
+            self.transport.abort()
+        elif self.session.waiting:
+            self.eof_received()
             self._pump()
 
     def eof_received(self) -> bool:
@@ -194,6 +222,7 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         srv = self.server
         srv.conns.discard(self)
+        srv.held.discard(self)
         if not self.session.closed:
             self.session.close(srv.clock.now())
         srv.log(f"{self.session.conn.name} closed")
@@ -212,81 +241,110 @@ def _rusage() -> tuple[float, float]:
     return r.ru_utime, r.ru_stime
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="stalksim serve",
-        description="Serve the beanstalkd 1.12 protocol from the stalksim simulator.")
-    p.add_argument("-l", dest="addr", default="127.0.0.1", help="listen on ADDR")
-    p.add_argument("-p", dest="port", type=int, default=11300, help="listen on PORT")
-    p.add_argument("-z", dest="max_job_size", type=int, default=65535,
-                   help="maximum job size in bytes (capped at 1073741824)")
-    p.add_argument("-V", dest="verbose", action="count", default=0,
-                   help="verbose: log connections and commands to stderr")
-    p.add_argument("-v", dest="version", action="store_true", help="print version and exit")
-    p.add_argument("--speed", type=float, default=1.0,
-                   help="virtual time runs FACTOR times faster than the wall clock")
-    p.add_argument("--trace", metavar="FILE", help="write the job trace as JSON Lines")
-    for flag in ("-b", "-s", "-u", "-c"):  # beanstalkd options without a meaning here
-        p.add_argument(flag, dest="ignored" + flag[1], help=argparse.SUPPRESS)
-    for flag in ("-f", "-F", "-n"):
-        p.add_argument(flag, dest="ignored" + flag[1], action="store_true",
-                       help=argparse.SUPPRESS)
-    return p.parse_args(argv)
+class _LoopErrors:
+    """The loop's exception handler: one line on stderr per kind of error and 10 s (an
+    exhausted fd table would otherwise log a traceback per refused accept)."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, float] = {}
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        text = f"{context.get('message', 'error')}: {exc!r}" if exc else context.get("message")
+        now = time.monotonic()
+        if now - self.last.get(str(text), -math.inf) >= 10:
+            self.last[str(text)] = now
+            print(f"stalksim serve: {text}", file=sys.stderr, flush=True)
 
 
-async def serve(opts: argparse.Namespace) -> None:
-    """Run until SIGTERM or SIGINT."""
-    srv = WireServer(min(opts.max_job_size, MAX_JOB_SIZE_LIMIT), opts.speed, opts.verbose,
-                     trace=bool(opts.trace))
-    writer = None
-    if opts.trace:
-        meta = {"source": "stalksim serve", "speed": opts.speed, "pid": os.getpid()}
-        writer = TraceWriter(opts.trace, srv.core.trace, meta)
+class StartError(Exception):
+    """`stalksim serve` could not start or had to stop: exit `code`, message on stderr."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+async def serve(opts: ServeOptions) -> None:
+    """Run until SIGTERM or SIGINT; raise StartError if the server cannot start or its
+    virtual time reaches MAX_TIME."""
+    srv = WireServer(opts.max_job_size, opts.speed, opts.verbose, trace=bool(opts.trace))
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_LoopErrors())
     stop = asyncio.Event()
+    failure: list[StartError] = []
     loop.add_signal_handler(signal.SIGUSR1, lambda: setattr(srv.core, "draining", True))
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    server = await loop.create_server(lambda: Connection(srv), opts.addr, opts.port,
-                                      reuse_address=True, backlog=1024)
+    try:
+        server = await loop.create_server(lambda: Connection(srv), opts.addr, opts.port,
+                                          reuse_address=True, backlog=1024)
+    except OSError as e:  # beanstalkd exits 111 when make_server_socket() fails
+        raise StartError(f"cannot listen on {opts.addr}:{opts.port}: {e.strerror or e}",
+                         111) from None
     srv.log(f"stalksim serve: listening on {opts.addr}:{opts.port}")
 
-    async def flush_trace() -> None:
-        while writer is not None:
-            await asyncio.sleep(TRACE_EVERY)
-            writer.flush()
+    def out_of_time() -> None:
+        failure.append(StartError(
+            f"virtual time is about to pass its limit of 2**62 ns (146 years) at --speed "
+            f"{opts.speed:g}; stopping", 1))
+        stop.set()
 
-    flusher = asyncio.create_task(flush_trace())
+    limit = loop.call_at(srv.clock.wall(MAX_TIME - SEC), out_of_time)
+    writer = None
     try:
-        await stop.wait()
+        if opts.trace:  # opened once the socket is bound: a failed start keeps an old trace
+            meta = {"source": "stalksim serve", "speed": opts.speed, "pid": os.getpid()}
+            try:
+                writer = TraceFile(opts.trace, meta, opts.trace_max)
+            except OSError as e:
+                raise StartError(f"--trace {opts.trace}: {e.strerror or e}", 1) from None
+        flusher = asyncio.create_task(_flush_trace(srv, writer))
+        try:
+            await stop.wait()
+        finally:
+            flusher.cancel()
     finally:
-        flusher.cancel()
+        limit.cancel()
         server.close()
         srv.stop()
         await server.wait_closed()
         if writer is not None:
+            _drain_trace(srv, writer)
             writer.close()
+    if failure:
+        raise failure[0]
 
 
-def serve_main(argv: list[str] | None = None) -> int:
-    """`stalksim serve [options]`: beanstalkd's options where they make sense; 0 on a clean
-    stop, 1 if the server cannot start."""
-    opts = parse_args(argv)
-    if opts.version:
-        print(f"beanstalkd {VERSION} (stalksim)")
-        return 0
-    for flag in "bsucfFn":
-        if getattr(opts, "ignored" + flag):
-            print(f"stalksim serve: option -{flag} is not supported; ignored", file=sys.stderr)
-    if opts.max_job_size < 0:
-        print("stalksim serve: -z needs a size >= 0", file=sys.stderr)
-        return 1
-    if opts.max_job_size > MAX_JOB_SIZE_LIMIT:
-        print(f"stalksim serve: maximum job size was set to {MAX_JOB_SIZE_LIMIT}",
-              file=sys.stderr)
+def _drain_trace(srv: WireServer, writer: TraceFile) -> None:
+    events = srv.core.trace[:]
+    del srv.core.trace[:len(events)]
+    writer.write(events)
+
+
+async def _flush_trace(srv: WireServer, writer: TraceFile | None) -> None:
+    while writer is not None:
+        await asyncio.sleep(TRACE_EVERY)
+        _drain_trace(srv, writer)
+
+
+def serve_main(argv: Sequence[str] | None = None) -> int:
+    """`stalksim serve [options]`: beanstalkd's options and exit statuses (5 for a bad option,
+    111 if it cannot listen), 0 on a clean stop, 1 for any other failure."""
+    try:
+        opts = parse_serve_args(sys.argv[1:] if argv is None else argv)
+    except ServeExit as e:
+        sys.stdout.write(e.out)
+        if e.err:
+            print(f"stalksim serve: {e.err}", file=sys.stderr)
+        if e.usage:
+            sys.stderr.write(SERVE_USAGE)
+        return e.code
+    for text in opts.warnings:
+        print(f"stalksim serve: {text}", file=sys.stderr)
     try:
         asyncio.run(serve(opts))
-    except (OSError, ValueError) as e:
+    except StartError as e:
         print(f"stalksim serve: {e}", file=sys.stderr)
-        return 1
+        return e.code
     return 0

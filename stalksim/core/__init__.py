@@ -2,9 +2,10 @@
 
 from stalksim.core.model import BURIED, DELAYED, DELETED, NEW, READY, RESERVED, Conn, Job, Tube
 from stalksim.core.server import U32, U64, Server
-from stalksim.core.state import SAFETY_MARGIN, SEC, Refused, name_ok
+from stalksim.core.state import MAX_TIME, SAFETY_MARGIN, SEC, Refused, name_ok
 
 __all__ = [
-    "Server", "Refused", "Conn", "Job", "Tube", "name_ok", "SEC", "SAFETY_MARGIN", "U32", "U64",
+    "Server", "Refused", "Conn", "Job", "Tube", "name_ok", "SEC", "SAFETY_MARGIN", "MAX_TIME",
+    "U32", "U64",
     "READY", "RESERVED", "DELAYED", "BURIED", "NEW", "DELETED",
 ]

@@ -19,7 +19,10 @@ from stalksim.core.ms import Ms
 SEC = 1_000_000_000
 SAFETY_MARGIN = SEC  # a connection is "deadline soon" 1 s before its soonest TTR deadline
 URGENT = 1024  # ready jobs with pri below this are "urgent"
-NEVER = 1 << 62
+MAX_TIME = 1 << 62
+"""The latest virtual time (ns, ~146 years) a driver may move the clock to: any timer set
+from it (a u32 delay, TTR or pause, a 2^31 s reserve timeout) still falls due before NEVER."""
+NEVER = 1 << 63  # beanstalkd keeps time in int64 ns; due times at or past this are "never"
 NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-+/;.$_()")
 MAX_NAME = 200
 
@@ -81,7 +84,10 @@ class State:
         return None if self._due >= NEVER else self._due
 
     def advance(self, now: int) -> None:
-        """Move the clock to `now` and run every timer due by then."""
+        """Move the clock to `now` and run every timer due by then (`now` <= MAX_TIME)."""
+        if now > MAX_TIME:
+            raise ValueError(f"virtual time {now} ns is past the simulator's limit of "
+                             f"{MAX_TIME} ns (2**62 ns, about 146 years)")
         if now > self.now:
             self.now = now
         if self.now >= self._due:
