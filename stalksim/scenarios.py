@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from stalksim import metrics
 from stalksim.simulation import Simulation
+from stalksim.stories import explain, secs
 from stalksim.workers import (
     Crash,
     Exponential,
@@ -37,17 +38,40 @@ Progress = Callable[[float, float], None]
 """Called as `progress(virtual_time_done, until)` after each chunk of a run."""
 
 
+Texts = Callable[[dict[str, Any]], tuple[str, str]]
+"""`texts(params)` -> (title, description) of a run with these parameters (and `until`)."""
+
+
 @dataclass(frozen=True)
 class Scenario:
-    """A named story: `build(sim, **params)` starts its producers and workers."""
+    """A named story: `build(sim, **params)` starts its producers and workers; `texts` says
+    what a run with given parameters sets up, `outcome` adds what its trace shows."""
 
     name: str
-    title: str
-    description: str
+    texts: Texts
     build: Callable[..., Any]
     default_until: float
     params: dict[str, Any] = field(default_factory=dict)
     long: bool = False  # worth a progress bar
+    labels: dict[str, str] = field(default_factory=dict)  # parameter -> label for a control
+    outcome: Callable[[Result], list[str]] | None = None
+
+    @property
+    def title(self) -> str:
+        """The title with the default parameters."""
+        return self.texts({**self.params, "until": self.default_until})[0]
+
+    @property
+    def description(self) -> str:
+        """The description with the default parameters."""
+        return self.texts({**self.params, "until": self.default_until})[1]
+
+    def label(self, param: str) -> str:
+        """A human label for a parameter ("hang for (s)" for `for_`)."""
+        return self.labels.get(param) or COMMON_LABELS.get(param) or param.rstrip("_")
+
+
+COMMON_LABELS = {"seed": "seed", "until": "run for (s)", "ttr": "TTR (s)"}
 
 
 @dataclass
@@ -70,74 +94,29 @@ class Result:
                                     until=self.until, params=self.params)
         return self._trace
 
+    @property
+    def title(self) -> str:
+        """The scenario's title for this run's parameters."""
+        return self.scenario.texts({**self.params, "until": self.until})[0]
+
+    @property
+    def description(self) -> str:
+        """What this run sets up, with its parameters."""
+        return self.scenario.texts({**self.params, "until": self.until})[1]
+
     def summary(self) -> dict[str, Any]:
         """`stalksim.metrics.summary` of the trace."""
         return metrics.summary(self.trace)
 
     def story(self, limit: int = 4) -> list[str]:
-        """Plain-English lines for each crash, hang and lost delete (see `explain`)."""
+        """Plain-English lines for each crash, hang, TTR that ran out and command that came
+        too late (see `explain`)."""
         return explain(self.trace, limit)
 
-
-# ---- plain-English explanations -------------------------------------------------------------
-
-def _s(t: float) -> str:
-    return f"{round(t, 3):g} s"
-
-
-def explain(trace: Trace, limit: int = 4) -> list[str]:
-    """One line per crash, hang, and delete that came too late, from the trace alone."""
-    h = metrics.handoffs(trace)
-    nxt = {(j, c, a): (by, at) for j, c, a, by, at in zip(
-        h["job"], h["cause"], h["lost_by"], h["next_by"], h["next_at"], strict=True)}
-    lost: dict[tuple[int, str], tuple[float, float]] = {}  # (job, worker) -> (reserved, lost)
-    held_since: dict[int, float] = {}
-    hung: set[tuple[int, str]] = set()
-    lines: list[str] = []
-    for r in trace:
-        if r.dst == "reserved" and r.cause != "touch":
-            held_since[r.job] = r.time
-        elif r.src == "reserved" and r.cause == "ttr-expired":
-            lost[r.job, r.actor] = (held_since.get(r.job, r.time), r.time)
-        if r.cause == "crash":
-            lines.append(_crash_line(r, nxt) if r.job else f"{r.actor} crashed at {_s(r.time)} "
-                         "holding no job: nothing to give back.")
-        elif r.cause == "hang" and r.job:
-            hung.add((r.job, r.actor))
-            lines.append(_hang_line(r, nxt, trace, held_since.get(r.job)))
-        elif r.cause == "not-found" and r.job:
-            since, at = lost.get((r.job, r.actor), (None, None))
-            why = (f"its TTR had expired at {_s(at)}" if at is not None else
-                   "it was no longer reserved by this worker")
-            woke = "woke up and" if (r.job, r.actor) in hung else "finished and"
-            lines.append(f"{r.actor} {woke} tried to delete job {r.job} at {_s(r.time)}: "
-                         f"NOT_FOUND, because {why}"
-                         + (" and another worker had it: the work was done twice."
-                            if (r.job, "ttr-expired", r.actor) in nxt else "."))
-    if len(lines) > limit:
-        lines = [*lines[:limit], f"... and {len(lines) - limit} more like these."]
-    return lines
-
-
-def _crash_line(r: Any, nxt: dict) -> str:
-    then = nxt.get((r.job, "connection-closed", r.actor))
-    after = f"; {then[0]} reserved it at {_s(then[1])}." if then else "."
-    return (f"{r.actor} crashed at {_s(r.time)} holding job {r.job}: its connection closed, "
-            f"so beanstalkd made job {r.job} ready again at once ({_s(r.time)}){after}")
-
-
-def _hang_line(r: Any, nxt: dict, trace: Trace, since: float | None) -> str:
-    back = next((e for e in trace.for_job(r.job) if e.time >= r.time and e.src == "reserved"
-                 and e.cause == "ttr-expired" and e.actor == r.actor), None)
-    if back is None:
-        return (f"{r.actor} hung at {_s(r.time)} holding job {r.job} with its connection "
-                f"open: the job stays reserved until its TTR runs out.")
-    then = nxt.get((r.job, "ttr-expired", r.actor))
-    after = f", then {then[0]} reserved it at {_s(then[1])}" if then else ""
-    since = back.time if since is None else since
-    return (f"{r.actor} hung at {_s(r.time)} holding job {r.job} with its connection still "
-            f"open: job {r.job} stayed reserved until its TTR expired at {_s(back.time)} "
-            f"({_s(back.time - since)} after {r.actor} reserved it at {_s(since)}){after}.")
+    def outcome(self) -> list[str]:
+        """What this run's trace came to, in the scenario's own terms (the reserve order,
+        who waited for a pause, measured waits...); empty when the story says it all."""
+        return self.scenario.outcome(self) if self.scenario.outcome else []
 
 
 # ---- the scenarios ---------------------------------------------------------------------------
@@ -238,43 +217,198 @@ def _short_ttr(sim: Simulation, *, ttr: int = 2, touch: bool = False) -> list[An
                    ).start(sim) for i in (1, 2))]
 
 
+# ---- what each scenario sets up (from its parameters) and what came of it (from its trace) ----
+
+def _g(x: Any) -> str:
+    return f"{x:g}" if isinstance(x, int | float) else str(x)
+
+
+def _unless_after_end(t: float, p: dict[str, Any], what: str) -> str:
+    return (f" ({what} at {_g(t)} s comes after this run ends at {_g(p['until'])} s, so it "
+            f"does not happen here)" if t >= p["until"] else "")
+
+
+def _tutorial_texts(p: dict[str, Any]) -> tuple[str, str]:
+    return ("orders and emails tubes, each with its own consumer",
+            f"A shop puts an order every 1.5 s and a newsletter an email every 2 s ({p['jobs']} "
+            f"of each, as far as the run lasts), and two hello jobs go to default; each tube "
+            f"has its own worker, which watches only that tube, so a slow email never "
+            f"delays an order.")
+
+
+PRIORITIES = [1024, 10, 500, 0, 2000, 10]
+
+
+def _priorities_texts(p: dict[str, Any]) -> tuple[str, str]:
+    return ("lower priority number first",
+            f"Six jobs with priorities {', '.join(map(str, PRIORITIES))} are put at 0 s; the "
+            f"worker starts at 1 s and reserves the most urgent (smallest number) first, "
+            f"equal priorities by job id (oldest first).")
+
+
+def _priorities_outcome(r: Result) -> list[str]:
+    order = [f"{e.job} (p{PRIORITIES[e.job - 1]})" for e in r.trace if e.cause == "reserve"]
+    return [f"The worker reserved jobs in this order: {', '.join(order)}."] if order else []
+
+
+def _handshake_texts(p: dict[str, Any]) -> tuple[str, str]:
+    return ("reserve, work, delete",
+            "One producer puts jobs at 0, 1 and 1.5 s; one worker reserves each, works 1 s "
+            "and deletes it: ready -> reserved -> deleted. A job is gone only once the worker "
+            "deletes it.")
+
+
+def _fault_setup(p: dict[str, Any]) -> str:
+    short = (f" A TTR of {p['ttr']} s is shorter than the 2 s of work, so jobs also time out."
+             if p["ttr"] < 2 else "")
+    return (f"Four orders with a TTR of {p['ttr']} s are put at 0, 1, 2 and 3 s; worker-1 and "
+            f"worker-2 take 2 s per order.{short}")
+
+
+def _crashed_texts(p: dict[str, Any]) -> tuple[str, str]:
+    return (f"worker-1 crashes at {_g(p['at'])} s (TTR {p['ttr']} s): a crashed worker's job "
+            f"is ready again at once",
+            f"{_fault_setup(p)} worker-1 crashes at {_g(p['at'])} s: its connection closes, "
+            f"so beanstalkd makes any job it holds ready at once, whatever the TTR; worker-2 "
+            f"reserves it when it is free.{_unless_after_end(p['at'], p, 'the crash')}")
+
+
+def _hung_texts(p: dict[str, Any]) -> tuple[str, str]:
+    span = "for good" if p["for_"] is None else f"for {_g(p['for_'])} s"
+    return (f"worker-1 hangs at {_g(p['at'])} s {span} (TTR {p['ttr']} s): a hung worker "
+            f"keeps its job until the TTR or until it wakes",
+            f"{_fault_setup(p)} worker-1 hangs at {_g(p['at'])} s {span} with its connection "
+            f"open: a job it holds stays reserved to it until the job's TTR runs out ("
+            f"{p['ttr']} s after it was reserved) or worker-1 wakes, whichever comes first; "
+            f"only then can worker-2 have it.{_unless_after_end(p['at'], p, 'the hang')}")
+
+
+def _delays_texts(p: dict[str, Any]) -> tuple[str, str]:
+    return ("delayed jobs and release-with-delay back-off",
+            "A reminder is put with a 5 s delay, so it is ready only at 5 s; a flaky call "
+            "fails twice and is released with a 1 s, then a 2 s delay before it succeeds.")
+
+
+def _poison_texts(p: dict[str, Any]) -> tuple[str, str]:
+    return (f"bury a poison job, kick it at {_g(p['kick_at'])} s",
+            f"Job 2 fails until a fix is deployed at 10 s: the worker releases it with a 1 s, "
+            f"then a 2 s delay (a kick ends a delay early) and buries it on its third "
+            f"reserve. An operator kicks the tube at {_g(p['kick_at'])} s: a kicked job is "
+            f"ready again (and fails again if the fix is not out yet)."
+            f"{_unless_after_end(p['kick_at'], p, 'the kick')}")
+
+
+def _bury_outcome(r: Result) -> list[str]:
+    buried = sorted({e.job for e in r.trace if e.cause == "bury"})
+    return [f"Job {j}: " + ", ".join(f"{e.cause} at {secs(e.time)}" for e in r.trace.for_job(j)
+                                     if e.cause in ("bury", "kick", "reserve", "delete"))
+            + "." for j in buried]
+
+
+def _pause_texts(p: dict[str, Any]) -> tuple[str, str]:
+    end = p["pause_at"] + p["pause_for"]
+    return (f"emails paused at {_g(p['pause_at'])} s for {p['pause_for']} s: its jobs wait",
+            f"The app puts an email every second (8 in all, from 0 s); the worker takes 0.5 s "
+            f"each. At {_g(p['pause_at'])} s the operator pauses the emails tube for "
+            f"{p['pause_for']} s: until {_g(end)} s nobody can reserve from it, so its jobs "
+            f"stay ready, and the worker takes them once the pause ends."
+            f"{_unless_after_end(p['pause_at'], p, 'the pause')}")
+
+
+def _pause_outcome(r: Result) -> list[str]:
+    tr = list(r.trace)
+    start = next((e.time for e in tr if e.cause == "pause"), None)
+    end = next((e.time for e in tr if e.cause == "pause-ended"), None)
+    if start is None:
+        return []
+    if end is None:
+        return [f"The pause started at {secs(start)} and had not ended when the run did."]
+    waited = sorted({e.job for e in tr if e.cause == "reserve" and e.time == end}
+                    | {e.job for e in tr if e.cause == "put" and start <= e.time < end})
+    return [f"The pause lasted from {secs(start)} to {secs(end)}; "
+            + (f"job(s) {', '.join(map(str, waited))} waited for it to end." if waited else
+               "no job was waiting meanwhile, so nothing was held up.")]
+
+
+def _load(p: dict[str, Any]) -> float:
+    return p["rate"] * p["mean"] / p["workers"]
+
+
+def _many_texts(p: dict[str, Any]) -> tuple[str, str]:
+    load, w = _load(p), p["workers"]
+    rule = (" Below 100% the workers keep up on average, but waits grow steeply as the "
+            "load nears 100%." if load < 1 else " At 100% or more, work arrives faster than "
+            "the workers can do it: the queue keeps growing as long as the run lasts.")
+    return (f"an {'overloaded ' if load >= 1 else ''}M/M/c queue: {w} worker"
+            f"{'s' if w != 1 else ''} at {load:.0%} load",
+            f"Poisson arrivals ({_g(p['rate'])} jobs/s) and exponential service (mean "
+            f"{_g(p['mean'])} s) across {w} workers: the load is {_g(p['rate'])} x "
+            f"{_g(p['mean'])} / {w} = {load:.0%}.{rule}")
+
+
+def _many_outcome(r: Result) -> list[str]:
+    s = r.summary()
+    waits = ("no job was reserved" if s["wait_mean"] is None else
+             f"mean wait {s['wait_mean']:.3g} s, 90% of jobs waited at most "
+             f"{s['wait_p90']:.3g} s")
+    return [f"In {_g(r.until)} s: {s['jobs_put']} jobs put, {s['jobs_done']} done, "
+            f"{s['jobs_left']} still queued or in progress at the end; {waits}."]
+
+
+def _short_ttr_texts(p: dict[str, Any]) -> tuple[str, str]:
+    ttr = p["ttr"]
+    setup = (f"Three reports with a TTR of {ttr} s are put at 0, 0.2 and 0.4 s; two workers "
+             f"take 1 to 3 s each (uniformly drawn).")
+    if p["touch"]:
+        return (f"TTR {ttr} s, workers touch every {_g(ttr / 2)} s: no TTR runs out",
+                f"{setup} The workers touch their job every {_g(ttr / 2)} s while they work; "
+                f"touch restarts the TTR, so it never runs out and no job is done twice.")
+    if ttr >= 3:
+        return (f"TTR {ttr} s for 1 to 3 s of work: no TTR runs out",
+                f"{setup} No job takes longer than its {ttr} s TTR, so none is taken away.")
+    return (f"TTR {ttr} s for 1 to 3 s of work: the TTR can run out",
+            f"{setup} When work takes longer than {ttr} s the job is ready again: if the "
+            f"other worker reserves it, the work is done twice and the slow worker's delete "
+            f"gets NOT_FOUND; if nobody has, the slow worker's delete succeeds (DELETED: any "
+            f"client may delete a ready job).")
+
+
+def _short_ttr_outcome(r: Result) -> list[str]:
+    expired = sum(e.cause == "ttr-expired" for e in r.trace)
+    touches = sum(e.cause == "touch" for e in r.trace)
+    done = f"{touches} touches; " if r.params["touch"] else ""
+    since: dict[int, float] = {}
+    longest = 0.0
+    for e in r.trace:
+        if e.cause == "reserve":
+            since[e.job] = e.time
+        elif e.cause == "delete" and e.src == "reserved":
+            longest = max(longest, e.time - since[e.job])
+    return [f"In all: {done}a TTR ran out {expired} time(s); the longest reservation that "
+            f"ended in a delete lasted {secs(longest)} (TTR {r.params['ttr']} s)."]
+
+
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
-    Scenario("tutorial", "orders and emails tubes, each with its own consumer",
-             "Two producers fill the orders and emails tubes, a third uses default; each tube "
-             "has its own worker, so a slow email never delays an order.", _tutorial, 12.0,
-             {"jobs": 3}),
-    Scenario("priorities", "lower priority number first",
-             "Six jobs with mixed priorities wait before a worker starts; it takes them most "
-             "urgent (smallest number) first, ties in put order.", _priorities, 8.0),
-    Scenario("handshake", "reserve, work, delete",
-             "One producer, one worker: each job goes ready -> reserved -> deleted; the job "
-             "is gone only once the worker deletes it.", _handshake, 5.0),
-    Scenario("crashed-consumer", "a crashed worker's job is ready again at once",
-             "worker-1 crashes mid-job; its connection closes, so beanstalkd puts the job back "
-             "to ready at the crash time and worker-2 picks it up.", _crashed, 15.0,
-             {"at": 3.5, "ttr": 5}),
-    Scenario("hung-consumer", "a hung worker's job waits for its TTR",
-             "worker-1 hangs mid-job with its connection open; the job stays reserved until "
-             "its TTR expires, worker-2 redoes it, and worker-1 wakes to a NOT_FOUND delete.",
-             _hung, 15.0, {"at": 3.5, "ttr": 5, "for_": 8.0}),
-    Scenario("delays", "delayed jobs and release-with-delay back-off",
-             "A reminder is put with a 5 s delay; a flaky call fails twice and is released "
-             "with 1 s then 2 s back-off before it succeeds.", _delays, 10.0),
-    Scenario("poison", "bury a poison job, kick it after the fix",
-             "A job that always fails is retried with back-off, buried on its third try, and "
-             "kicked back by an operator once a fix is deployed.", _poison, 16.0,
-             {"kick_at": 12.0}),
-    Scenario("pause", "pausing a tube holds its jobs",
-             "The operator pauses the emails tube for 5 s: jobs pile up as ready and drain "
-             "when the pause ends.", _pause, 12.0, {"pause_at": 2.5, "pause_for": 5}),
-    Scenario("many-workers", "an M/M/c queue: 4 workers at 80% load",
-             "Poisson arrivals (8 jobs/s) and exponential service (mean 0.4 s) across 4 "
-             "workers; waits are short on average with a long tail.", _many, 300.0,
-             {"workers": 4, "rate": 8.0, "mean": 0.4}, long=True),
-    Scenario("short-ttr", "a TTR shorter than the work: jobs done twice",
-             "Jobs take 1-3 s but have a 2 s TTR: when work overruns, the job is handed to the "
-             "other worker and the first one's delete fails. touch=True fixes it.",
-             _short_ttr, 12.0, {"ttr": 2, "touch": False}),
+    Scenario("tutorial", _tutorial_texts, _tutorial, 12.0, {"jobs": 3},
+             labels={"jobs": "jobs per tube"}),
+    Scenario("priorities", _priorities_texts, _priorities, 8.0, outcome=_priorities_outcome),
+    Scenario("handshake", _handshake_texts, _handshake, 5.0),
+    Scenario("crashed-consumer", _crashed_texts, _crashed, 15.0, {"at": 3.5, "ttr": 5},
+             labels={"at": "crash at (s)"}),
+    Scenario("hung-consumer", _hung_texts, _hung, 15.0, {"at": 3.5, "ttr": 5, "for_": 8.0},
+             labels={"at": "hang at (s)", "for_": "hang for (s)"}),
+    Scenario("delays", _delays_texts, _delays, 10.0),
+    Scenario("poison", _poison_texts, _poison, 16.0, {"kick_at": 12.0},
+             labels={"kick_at": "kick at (s)"}, outcome=_bury_outcome),
+    Scenario("pause", _pause_texts, _pause, 12.0, {"pause_at": 2.5, "pause_for": 5},
+             labels={"pause_at": "pause at (s)", "pause_for": "pause for (s)"},
+             outcome=_pause_outcome),
+    Scenario("many-workers", _many_texts, _many, 300.0,
+             {"workers": 4, "rate": 8.0, "mean": 0.4}, long=True,
+             labels={"workers": "workers", "rate": "arrivals (jobs/s)",
+                     "mean": "mean service (s)"}, outcome=_many_outcome),
+    Scenario("short-ttr", _short_ttr_texts, _short_ttr, 12.0, {"ttr": 2, "touch": False},
+             labels={"touch": "workers touch their job"}, outcome=_short_ttr_outcome),
 )}
 
 

@@ -25,17 +25,21 @@ SUMMARY_KEYS = ("jobs_put", "jobs_done", "jobs_buried", "jobs_left",
 RUN_KEYS = ("seed", "until")
 
 
-def make_control(name: str, spec: Any, default: Any) -> widgets.Widget | None:
+def make_control(name: str, spec: Any, default: Any, label: str | None = None
+                 ) -> widgets.Widget | None:
     """A control from a short spec: (lo, hi[, step]) a slider, a list a dropdown, a bool a
-    checkbox, a widget itself; anything else is a fixed value (None is returned)."""
-    style = {"description_width": "initial"}
+    checkbox, a widget itself; anything else is a fixed value (None is returned). `label` is
+    what the learner reads (default: `name`)."""
+    label = label or name
+    common: dict[str, Any] = {"description": label, "style": {"description_width": "initial"},
+                              "layout": _control_layout(label)}
     if isinstance(spec, widgets.Widget):
         return spec
     if isinstance(spec, bool):
-        return widgets.Checkbox(value=spec, description=name, style=style)
+        return widgets.Checkbox(value=spec, indent=False, **common)
     if isinstance(spec, list):
         return widgets.Dropdown(options=spec, value=default if default in spec else spec[0],
-                                description=name, style=style)
+                                **common)
     if isinstance(spec, tuple) and len(spec) in (2, 3):
         lo, hi = spec[0], spec[1]
         value = default if isinstance(default, int | float) and lo <= default <= hi else lo
@@ -43,23 +47,51 @@ def make_control(name: str, spec: Any, default: Any) -> widgets.Widget | None:
             widgets.FloatSlider)
         step = spec[2] if len(spec) == 3 else (1 if kind is widgets.IntSlider else
                                                 (hi - lo) / 20)
-        return kind(value=value, min=lo, max=hi, step=step, description=name, style=style,
-                    continuous_update=False)
+        return kind(value=value, min=lo, max=hi, step=step, continuous_update=False, **common)
     return None
 
 
-def summary_html(result: Result) -> str:
+#: A control is its label (about this many px per character) plus a slider this wide; rows
+#: wrap, so controls never squeeze or run off the output area.
+CHAR_PX, SLIDER_PX = 8, 200
+
+
+def _control_layout(label: str) -> widgets.Layout:
+    width = f"{CHAR_PX * len(label) + SLIDER_PX}px"
+    return widgets.Layout(width=width, min_width=width, max_width="100%", flex="0 0 auto")
+
+
+def param_text(label: str, value: Any) -> str:
+    """ "hang for (s)", 8.0 -> "hang for 8 s"; "touch", True -> "touch: yes"."""
+    if isinstance(value, bool):
+        return f"{label}: {'yes' if value else 'no'}"
+    shown = f"{value:g}" if isinstance(value, int | float) else str(value)
+    head, sep, unit = label.rpartition(" (")
+    return f"{head} {shown} {unit.rstrip(')')}" if sep and unit.endswith(")") else (
+        f"{label} {shown}")
+
+
+def summary_html(result: Result, lines: list[str] | None = None) -> str:
     s = result.summary()
     rows = [[k.replace("_", " "), "-" if s[k] is None else
              f"{s[k]:.3g}" if isinstance(s[k], float) else str(s[k])] for k in SUMMARY_KEYS]
-    story = "".join(f"<li>{esc(line)}</li>" for line in result.story())
+    lines = result.story() + result.outcome() if lines is None else lines
+    story = "".join(f"<li>{esc(line)}</li>" for line in lines)
     return table(["", "value"], rows) + (f"<ul style='max-width:900px'>{story}</ul>"
                                          if story else "")
 
 
+def _wrap_row(children: list[widgets.Widget]) -> widgets.HBox:
+    return widgets.HBox(children, layout=widgets.Layout(flex_flow="row wrap", width="100%",
+                                                        align_items="center"))
+
+
 class ScenarioExplorer(widgets.VBox):
     """Re-run scenario `name` whenever a control changes; `controls` name its parameters,
-    e.g. `ScenarioExplorer("many-workers", workers=(1, 8), rate=(1.0, 12.0))`."""
+    e.g. `ScenarioExplorer("many-workers", workers=(1, 8), rate=(1.0, 12.0))`.
+
+    The title, the description, the story under the figure and the figure's own title are
+    computed from each run's parameters and trace, so they always match the sliders."""
 
     def __init__(self, name: str, *, view: str | Callable[[Trace], Figure] = "overview",
                  seed: int = 0, until: float | None = None, **controls: Any) -> None:
@@ -70,7 +102,7 @@ class ScenarioExplorer(widgets.VBox):
         self.fixed: dict[str, Any] = {"seed": seed, "until": defaults["until"]}
         self.controls: dict[str, widgets.Widget] = {}
         for key, spec in controls.items():
-            w = make_control(key, spec, defaults.get(key))
+            w = make_control(key, spec, defaults.get(key), self.scenario.label(key))
             if w is None:
                 self.fixed[key] = spec
             else:
@@ -78,26 +110,53 @@ class ScenarioExplorer(widgets.VBox):
                 w.observe(lambda _c: self.rerun(), names="value")
         self.figure = FigureImage()
         self.numbers = widgets.HTML()
-        self.title = widgets.HTML(f"<b>{esc(self.scenario.name)}</b>: "
-                                  f"{esc(self.scenario.description)}")
+        self.title = widgets.HTML()
         self.runs = 0
         self.result: Result | None = None
-        super().__init__([self.title, widgets.HBox(list(self.controls.values())),
-                          widgets.HBox([self.figure.image]), self.numbers])
+        super().__init__([self.title, _wrap_row(list(self.controls.values())),
+                          _wrap_row([self.figure.image]), self.numbers],
+                         layout=widgets.Layout(width="100%"))
         self.rerun()
 
     def params(self) -> dict[str, Any]:
         """The scenario's parameters as the controls set them now."""
         return {**self.fixed, **{k: w.value for k, w in self.controls.items()}}
 
+    def setting(self) -> str:
+        """The controls' values in words: "hang at 3.5 s, TTR 5 s, hang for 8 s"."""
+        return ", ".join(param_text(self.scenario.label(k), w.value)
+                         for k, w in self.controls.items())
+
+    def story(self) -> list[str]:
+        """What happened in the current run: `Result.story()` then `Result.outcome()`."""
+        assert self.result is not None
+        return self.result.story() + self.result.outcome()
+
     def rerun(self) -> Result:
         """Run the scenario with the current parameters and redraw."""
         p = self.params()
-        self.result = run_scenario(self.scenario.name, **p)
-        self.figure.show(self.view(self.result.trace))
-        self.numbers.value = summary_html(self.result)
+        self.result = r = run_scenario(self.scenario.name, **p)
+        fig = self.view(r.trace)
+        self._label_figure(fig)
+        self.figure.show(fig)
+        self.title.value = (f"<b>{esc(self.scenario.name)}: {esc(r.title)}</b>"
+                            f"<div style='max-width:900px'>{esc(r.description)}</div>")
+        self.numbers.value = summary_html(r, self.story())
         self.runs += 1
-        return self.result
+        return r
+
+    def _label_figure(self, fig: Figure) -> None:
+        """Put the controls' values in the figure's title, in place of the seed (the seed
+        stays when it is one of the controls)."""
+        setting = self.setting()
+        if not setting or not fig.axes:
+            return
+        ax, name = fig.axes[0], self.scenario.name
+        for loc in ("left", "center", "right"):
+            text = ax.get_title(loc=loc)
+            if name in text:
+                ax.set_title(text.split(name)[0] + f"{name}: {setting}", loc=loc)
+                return
 
 
 def side_by_side(left: Trace, right: Trace, *, view: str = "swimlanes",
