@@ -1,5 +1,9 @@
 """`LiveView`: a real beanstalkd's tubes (jobs per state, from stats-tube), refreshed by a
-button or by a bounded background thread, with what changed since the last look highlighted."""
+button or by a bounded background thread, with what changed since the last look highlighted.
+
+`refresh()` also returns that table as static HTML: a cell that ends with `view.refresh()`
+keeps, as its own output, the server as it was after that cell (the live widget above shows
+only the latest state once a notebook has run top to bottom)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 
 import greenstalk
 import ipywidgets as widgets
+from IPython.display import HTML
 
 from stalksim.widgets._render import TABLE_CSS, esc
 
@@ -47,13 +52,20 @@ class LiveView(widgets.VBox):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.button = widgets.Button(description="Refresh", icon="refresh")
-        self.auto = widgets.Checkbox(value=False, description=f"auto-refresh every {interval:g} s",
-                                     style={"description_width": "initial"})
+        fixed = {"flex": "0 0 auto", "width": "auto"}
+        self.button = widgets.Button(description="Refresh", icon="refresh",
+                                     layout=widgets.Layout(min_width="110px", **fixed))
+        label = f"auto-refresh every {interval:g} s"
+        self.auto = widgets.Checkbox(value=False, description=label, indent=False,
+                                     style={"description_width": "initial"},
+                                     layout=widgets.Layout(min_width=f"{8 * len(label) + 40}px",
+                                                           **fixed))
         self.table = widgets.HTML()
         self.button.on_click(lambda _b: self.refresh())
         self.auto.observe(self._toggle, names="value")
-        super().__init__([widgets.HBox([self.button, self.auto]), self.table])
+        row = widgets.HBox([self.button, self.auto], layout=widgets.Layout(
+            flex_flow="row wrap", align_items="center", width="100%"))
+        super().__init__([row, self.table], layout=widgets.Layout(width="100%"))
         self.refresh()
 
     def read(self) -> dict[str, dict[str, int]]:
@@ -69,20 +81,23 @@ class LiveView(widgets.VBox):
             out[name]["paused"] = int(stats["pause-time-left"])
         return out
 
-    def refresh(self) -> None:
-        """Read the server and redraw, marking the numbers that changed."""
+    def refresh(self) -> HTML:
+        """Read the server and redraw, marking the numbers that changed; return the same
+        table as static HTML (display it, or end a cell with `view.refresh()`, to keep the
+        state after that cell in the notebook)."""
         with self._lock:
             try:
                 now = self.read()
             except (OSError, greenstalk.Error) as e:
                 self.table.value = f"<span style='color:#b00020'>{esc(e) or type(e).__name__}"\
                                    f" ({self.address[0]}:{self.address[1]})</span>"
-                return
+                return HTML(self.table.value)
             before, self.counts = self.counts, now
             self.changed = {(t, k) for t, row in now.items() for k in COLUMNS
                             if self.refreshes and before.get(t, {}).get(k, 0) != row[k]}
             self.refreshes += 1
             self.table.value = self.html(before)
+            return HTML(self.table.value)
 
     def html(self, before: dict[str, dict[str, int]]) -> str:
         def cell(tube: str, key: str) -> str:
