@@ -1,0 +1,462 @@
+"""The flow of jobs: a trace as places, token moves and narrated moments; forks of a run.
+
+    lay = layout(run_scenario("hung-consumer").trace)      # JSON-ready, for FlowView
+    f = fork("hung-consumer", seed=0, faults=[{"worker": "worker-2", "kind": "crash", "at": 6}])
+    f.summary_line(fork("hung-consumer", seed=0))           # what the crash changed
+
+Places are strings: `producer:<name>`, `ready:<tube>`, `delayed:<tube>`, `buried:<tube>`,
+`worker:<name>` (the job is reserved by it) and `deleted`. Each job transition of the trace is
+one step: a token moves `from` -> `to`, styled by its `cause`. A trace does not carry priorities
+or TTRs; a `JobBook` attached to a Simulation records them (ready is then sorted by priority,
+then id, as beanstalkd hands jobs out). Without one, ready is in id order and a TTR is known
+only where it ran out. Standard library only (no matplotlib).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from stalksim import metrics
+from stalksim.stories import secs
+from stalksim.trace import NS, RawEvent, Trace, as_trace
+
+if TYPE_CHECKING:
+    from stalksim.scenarios import Result
+    from stalksim.simulation import Simulation
+
+LAYOUT_VERSION = 1
+SAFETY_MARGIN = 1.0
+"""beanstalkd's DEADLINE_SOON margin: within 1 s of a held job's deadline a reserve gets it."""
+FAULT_KINDS = ("crash", "hang", "slow")
+
+# ---- priorities and TTRs, which the trace does not carry ----------------------------------
+
+
+class JobBook:
+    """Each job's TTR and its priority at each put, release and bury, recorded as they happen.
+
+    `JobBook.attach(sim)` wraps the simulated server's put/release/bury of that one Simulation
+    (nothing changes in what they do); jobs already there are read as they stand.
+    """
+
+    def __init__(self) -> None:
+        self.ttr: dict[int, int] = {}
+        self.pris: dict[int, list[int]] = {}  # job -> priority set by each put/release/bury
+        self.known: dict[int, int] = {}  # job -> priority of a job put before attaching
+        self.since = 0  # trace events before this index were not seen
+
+    @classmethod
+    def attach(cls, sim: Simulation) -> JobBook:
+        """A book that records every later put, release and bury in `sim`."""
+        book, server = cls(), sim.server
+        for job in server.jobs.values():
+            book.ttr[job.id], book.known[job.id] = job.ttr, job.pri
+        book.since = len(sim.trace.raw) if sim.trace is not None else 0
+        put_body, release, bury = server.put_body, server.release, server.bury
+
+        def put_wrapped(c: Any, now: int, id: int, pri: int, delay: int, ttr: int, body: bytes,
+                        **kw: Any) -> int:
+            out = put_body(c, now, id, pri, delay, ttr, body, **kw)
+            book.ttr[id], book.pris[id] = max(ttr, 1), [pri]
+            return out
+
+        def release_wrapped(c: Any, now: int, id: int, pri: int, delay: int) -> None:
+            release(c, now, id, pri, delay)
+            book.pris.setdefault(id, []).append(pri)
+
+        def bury_wrapped(c: Any, now: int, id: int, pri: int) -> None:
+            bury(c, now, id, pri)
+            book.pris.setdefault(id, []).append(pri)
+
+        server.put_body, server.release, server.bury = put_wrapped, release_wrapped, bury_wrapped
+        return book
+
+
+# ---- the layout ------------------------------------------------------------------------------
+
+
+def _place(state: str, tube: str, worker: str, producer: str) -> str:
+    if state == "new":
+        return f"producer:{producer}"
+    if state == "reserved":
+        return f"worker:{worker}"
+    return "deleted" if state == "deleted" else f"{state}:{tube}"
+
+
+def _step_caption(cause: str, job: int, actor: str, tube: str, dst: str, again: bool) -> str:
+    where = "delayed" if dst == "delayed" else "ready"
+    return {
+        "put": f"{actor} puts job {job} into {tube}: it is {where}",
+        "reserve": f"{actor} reserves job {job}" + (" (delivered again)" if again else ""),
+        "reserve-job": f"{actor} reserves job {job} by its id",
+        "delete": f"{actor} deletes job {job}: done",
+        "release": f"{actor} releases job {job}: it is {where} again",
+        "bury": f"{actor} buries job {job}: it waits in buried for a kick",
+        "kick": f"{actor} kicks job {job}: it is ready again",
+        "kick-job": f"{actor} kicks job {job}: it is ready again",
+        "touch": f"{actor} touches job {job}: its TTR starts again",
+        "delay-matured": f"job {job}'s delay is over: it is ready",
+        "ttr-expired": f"job {job}'s TTR expired while {actor} held it: it is ready again",
+        "connection-closed": f"{actor}'s connection closed: job {job} is ready again at once",
+    }.get(cause, f"job {job}: {cause}")
+
+
+def layout(trace: Trace | list[RawEvent], book: JobBook | None = None,
+           title: str = "") -> dict[str, Any]:
+    """The trace as FlowView draws it: places, one step per transition, holds, moments."""
+    tr = as_trace(trace)
+    raw = sorted(tr.raw, key=lambda ev: ev[0])  # stable: same-time events keep their order
+    params = tr.meta.get("params") or {}
+    default_ttr = params.get("ttr") if isinstance(params.get("ttr"), int) else None
+    book = book or JobBook()
+    pris = {j: list(v) for j, v in book.pris.items()}
+    pri: dict[int, int | None] = dict(book.known)
+    holder: dict[int, str] = {}
+    open_holds: dict[int, dict[str, Any]] = {}
+    steps: list[dict[str, Any]] = []
+    holds: list[dict[str, Any]] = []
+    marks: list[dict[str, Any]] = []
+    delivered: set[int] = set()
+    producers, tubes, workers = {}, {}, {}
+    for i, (t_ns, job, tube, src, dst, cause, actor) in enumerate(raw):
+        t = t_ns / NS
+        if tube:
+            tubes.setdefault(tube, None)
+        if not job or not dst:
+            marks.append({"t": t, "kind": cause, "actor": actor, "job": job, "tube": tube})
+            if cause in ("crash", "hang", "wake", "deadline-soon"):
+                workers.setdefault(actor, None)
+            continue
+        if cause in ("put", "release", "bury") and i >= book.since and pris.get(job):
+            pri[job] = pris[job].pop(0)
+        if src == "new":
+            producers.setdefault(actor, None)
+        if dst == "reserved":
+            workers.setdefault(actor, None)
+        was = holder.pop(job, actor) if src == "reserved" else ""
+        step = {"t": t, "job": job, "tube": tube, "cause": cause, "actor": actor,
+                "from": _place(src, tube, was, actor), "to": _place(dst, tube, actor, actor),
+                "pri": pri.get(job), "caption": _step_caption(
+                    cause, job, actor, tube, dst, job in delivered and cause == "reserve")}
+        if src == "reserved" and job in open_holds and cause != "touch":
+            h = open_holds.pop(job)
+            h.update(end=t, end_cause=cause)
+        if dst == "reserved":
+            holder[job] = actor
+            ttr = book.ttr.get(job, default_ttr)
+            step["deadline"] = None if ttr is None else t + ttr
+            if cause == "touch":
+                open_holds[job]["deadline"] = step["deadline"]
+            else:
+                delivered.add(job)
+                open_holds[job] = {"job": job, "worker": actor, "start": t, "end": None,
+                                   "end_cause": None, "deadline": step["deadline"], "hung": []}
+                holds.append(open_holds[job])
+        steps.append(step)
+    end = max(tr.end_time, float(tr.meta.get("until") or 0.0))
+    hangs = _hangs(marks, raw, end)
+    _infer_deadlines(holds, hangs)
+    return {
+        "version": LAYOUT_VERSION, "title": title or _title(tr.meta), "end": end,
+        "scenario": tr.meta.get("scenario"), "seed": tr.meta.get("seed"), "params": params,
+        "faults": tr.meta.get("faults", []), "priorities_known": bool(book.pris or book.known),
+        "producers": list(producers), "tubes": list(tubes), "workers": list(workers),
+        "steps": steps, "holds": holds, "hangs": hangs, "marks": marks,
+        "crashes": [{"worker": m["actor"], "t": m["t"]} for m in marks if m["kind"] == "crash"],
+        "moments": moments(steps, holds, marks),
+    }
+
+
+def _title(meta: dict[str, Any]) -> str:
+    name = meta.get("scenario")
+    return f"{name} (seed {meta.get('seed')})" if name else "trace"
+
+
+def _hangs(marks: list[dict[str, Any]], raw: list[RawEvent], end: float) -> list[dict[str, Any]]:
+    """When each worker was hung: from its `hang` mark to its next sign of life (wake, crash,
+    any command; losing a job to its TTR is none) or the end of the run."""
+    out: list[dict[str, Any]] = []
+    since: dict[str, float] = {}
+    for t_ns, _job, _tube, _src, dst, cause, actor in raw:
+        if cause == "hang" and not dst:
+            since.setdefault(actor, t_ns / NS)
+        elif actor in since and cause != "ttr-expired":
+            out.append({"worker": actor, "start": since.pop(actor), "end": t_ns / NS})
+    out += [{"worker": a, "start": s, "end": end} for a, s in since.items()]
+    return sorted(out, key=lambda h: (h["start"], h["worker"]))
+
+
+def _infer_deadlines(holds: list[dict[str, Any]], hangs: list[dict[str, Any]]) -> None:
+    """Mark hung pieces of each hold; where no TTR was known, take it from a TTR that ran out
+    (whole seconds, as beanstalkd keeps them) for every hold of that job."""
+    learnt = {h["job"]: round(h["end"] - h["start"]) for h in holds
+              if h["end_cause"] == "ttr-expired" and h["deadline"] is None}
+    for h in holds:
+        if h["deadline"] is None and h["job"] in learnt:
+            h["deadline"] = h["start"] + learnt[h["job"]]
+        stop = h["end"] if h["end"] is not None else float("inf")
+        for g in hangs:
+            a, b = max(h["start"], g["start"]), min(stop, g["end"])
+            if g["worker"] == h["worker"] and a < b:
+                h["hung"].append([a, b])
+
+
+def moments(steps: list[dict[str, Any]], holds: list[dict[str, Any]],
+            marks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The chapters of a run, each with its caption: faults, TTRs that ran out, connections
+    that closed, DEADLINE_SOON, buries, kicks, pauses, and the first put and the last delete."""
+    out: list[dict[str, Any]] = []
+    holding = {(h["worker"], h["job"]): h for h in holds}
+    for m in marks:
+        caption = _mark_caption(m, holding.get((m["actor"], m["job"])))
+        if caption:
+            out.append({"t": m["t"], "kind": m["kind"], "job": m["job"], "caption": caption})
+    for s in steps:
+        if s["cause"] in ("ttr-expired", "connection-closed", "bury", "kick", "kick-job"):
+            out.append({"t": s["t"], "kind": s["cause"], "job": s["job"],
+                        "caption": _moment_caption(s, holds)})
+    for h in holds:
+        d = h["deadline"]
+        if d is not None and (h["end"] is None or h["end"] > d - SAFETY_MARGIN):
+            hung = " (hung, it sends no reserve)" if h["hung"] else ""
+            out.append({"t": max(h["start"], d - SAFETY_MARGIN), "kind": "deadline-soon",
+                        "job": h["job"], "caption":
+                        f"job {h['job']}'s TTR ends in {secs(min(SAFETY_MARGIN, d - h['start']))}"
+                        f": a reserve by {h['worker']}{hung} would now get DEADLINE_SOON"})
+    puts = [s for s in steps if s["cause"] == "put"]
+    if puts:
+        out.append({"t": puts[0]["t"], "kind": "start", "job": puts[0]["job"],
+                    "caption": f"{puts[0]['caption']}: the run begins"})
+    deletes = [s for s in steps if s["cause"] == "delete"]
+    if deletes and not any(s["t"] > deletes[-1]["t"] and s["to"] != "deleted" for s in steps):
+        out.append({"t": deletes[-1]["t"], "kind": "done", "job": deletes[-1]["job"],
+                    "caption": f"{deletes[-1]['caption']}; all jobs are done at "
+                               f"{secs(deletes[-1]['t'])}"})
+    out.sort(key=lambda m: m["t"])
+    return out
+
+
+def _mark_caption(m: dict[str, Any], hold: dict[str, Any] | None) -> str:
+    who, job = m["actor"], m["job"]
+    holding = f" holding job {job}" if job else ""
+    if m["kind"] == "crash":
+        return f"{who} crashes{holding}: its connection closes"
+    if m["kind"] == "hang":
+        until = ""
+        if hold is not None and hold["deadline"] is not None:
+            until = f" until its TTR runs out at {secs(hold['deadline'])}"
+        return (f"{who} hangs{holding}, its connection still open: the job stays reserved "
+                f"to it{until}" if job else f"{who} hangs, its connection still open")
+    if m["kind"] == "wake":
+        return f"{who} wakes up" + (f" and finishes job {job}" if job else "")
+    if m["kind"] == "not-found":
+        return f"{who}'s command on job {job} gets NOT_FOUND: the job is no longer its own"
+    if m["kind"] == "deadline-soon":
+        return f"{who}'s reserve gets DEADLINE_SOON: a job it holds has under 1 s of TTR left"
+    if m["kind"] in ("pause", "pause-ended"):
+        return f"tube {m['tube']} is paused" if m["kind"] == "pause" else (
+            f"the pause of tube {m['tube']} ends")
+    return ""
+
+
+def _moment_caption(s: dict[str, Any], holds: list[dict[str, Any]]) -> str:
+    if s["cause"] != "ttr-expired":
+        return s["caption"]
+    h = next((h for h in holds if h["job"] == s["job"] and h["end"] == s["t"]), None)
+    ago = f" ({secs(s['t'] - h['start'])} after {s['actor']} reserved it)" if h else ""
+    hung = f"{s['actor']} is hung, so " if h and h["hung"] else ""
+    return (f"job {s['job']}'s TTR expired{ago}: {hung}beanstalkd takes it from "
+            f"{s['actor']} and it is ready again")
+
+
+def narration(lay: dict[str, Any]) -> list[tuple[float, str]]:
+    """(time, caption) of each moment, in time order: the run told as it happens."""
+    return [(m["t"], m["caption"]) for m in lay["moments"]]
+
+
+def snapshot(lay: dict[str, Any], t: float) -> dict[str, Any]:
+    """Where every job is after the steps at or before `t`: each tube's ready (priority, then
+    id: the order reserve takes them), delayed and buried; each worker's jobs; deleted."""
+    at: dict[int, dict[str, Any]] = {}
+    for s in lay["steps"]:
+        if s["t"] > t:
+            break
+        at[s["job"]] = s
+    tubes = {tube: {"ready": [], "delayed": [], "buried": []} for tube in lay["tubes"]}
+    held: dict[str, list[int]] = {w: [] for w in lay["workers"]}
+    deleted: list[int] = []
+    for job, s in sorted(at.items()):
+        kind, _, name = s["to"].partition(":")
+        if kind == "worker":
+            held.setdefault(name, []).append(job)
+        elif kind == "deleted":
+            deleted.append(job)
+        else:
+            tubes[name][kind].append(job)
+    for tube in tubes.values():
+        tube["ready"].sort(key=lambda j: (at[j]["pri"] if at[j]["pri"] is not None else 2**32, j))
+    return {"t": t, "tubes": tubes, "held": held, "deleted": deleted}
+
+
+# ---- forks ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What happens to `worker` at `at` s: crash (its connection closes), hang (kept open,
+    for `for_` s or for good) or slow (work from then on takes `factor` times as long)."""
+
+    worker: str
+    kind: str
+    at: float
+    for_: float | None = None
+    factor: float = 3.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"fault kind must be one of {', '.join(FAULT_KINDS)}, not "
+                             f"{self.kind!r}")
+        if not self.at >= 0:
+            raise ValueError(f"a fault's time must be >= 0 s, not {self.at!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"worker": self.worker, "kind": self.kind, "at": self.at}
+        if self.kind == "hang" and self.for_ is not None:
+            d["for_"] = self.for_
+        if self.kind == "slow":
+            d["factor"] = self.factor
+        return d
+
+    def describe(self) -> str:
+        extra = {"hang": f" for {secs(self.for_)}" if self.for_ is not None else " for good",
+                 "slow": f" ({self.factor:g}x slower)"}.get(self.kind, "")
+        verb = {"crash": "crashes", "hang": "hangs", "slow": "slows down"}[self.kind]
+        return f"{self.worker} {verb} at {secs(self.at)}{extra}"
+
+
+def _fault(f: Fault | dict[str, Any]) -> Fault:
+    return f if isinstance(f, Fault) else Fault(**f)
+
+
+@dataclass
+class Fork:
+    """A scenario re-run with faults added: reproducible from its JSON or its Python line."""
+
+    scenario: str
+    seed: int
+    params: dict[str, Any]
+    faults: tuple[Fault, ...]
+    until: float | None
+    result: Result
+    book: JobBook
+
+    @property
+    def trace(self) -> Trace:
+        return self.result.trace
+
+    def layout(self) -> dict[str, Any]:
+        """`layout` of this run, with its priorities and TTRs."""
+        title = f"{self.scenario} (seed {self.seed})"
+        if self.faults:
+            title += ": " + ", ".join(f.describe() for f in self.faults)
+        return layout(self.trace, self.book, title)
+
+    def spec(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"scenario": self.scenario, "seed": self.seed}
+        if self.params:
+            d["params"] = self.params
+        d["faults"] = [f.to_dict() for f in self.faults]
+        if self.until is not None:
+            d["until"] = self.until
+        return d
+
+    def to_json(self) -> str:
+        """The fork as a short JSON object; `Fork.from_json` runs it again."""
+        return json.dumps(self.spec(), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Fork:
+        return fork(**json.loads(text))
+
+    def python(self) -> str:
+        """A one-line Python call that makes this fork again."""
+        d = self.spec()
+        args = [repr(d.pop("scenario"))] + [f"{k}={v!r}" for k, v in d.items()]
+        return f"stalksim.flow.fork({', '.join(args)})"
+
+    def summary_line(self, base: Fork | Result | Trace) -> str:
+        """What the faults changed against `base`: re-deliveries, duplicate work, finish."""
+        before, after = _outcome(getattr(base, "trace", base)), _outcome(self.trace)
+        what = ", ".join(f.describe() for f in self.faults) or "no fault"
+        parts = [f"{label} {before[k]} → {after[k]}" for k, label in
+                 (("redeliveries", "re-deliveries"), ("duplicate_work", "duplicate work"))]
+        parts.append(f"{_finish(before)} → {_finish(after)}")
+        return f"{what}: " + ", ".join(parts)
+
+
+def _outcome(trace: Trace) -> dict[str, Any]:
+    s = metrics.summary(trace)
+    deletes = [ev[0] / NS for ev in trace.raw if ev[5] == "delete"]
+    return {**s, "finish": max(deletes) if deletes else None}
+
+
+def _finish(o: dict[str, Any]) -> str:
+    if o["jobs_left"] or o["jobs_buried"]:
+        return f"{o['jobs_left'] + o['jobs_buried']} job(s) not done"
+    return f"all done at {secs(o['finish'])}" if o["finish"] is not None else "nothing done"
+
+
+def fork(scenario: str, seed: int = 0, params: dict[str, Any] | None = None,
+         faults: Iterable[Fault | dict[str, Any]] = (), until: float | None = None) -> Fork:
+    """Run `scenario` with `seed` and `params`, with `faults` added to its named workers.
+
+    The same seed gives the same run up to the first fault, so a fault at `t` shows what
+    would have happened had it struck then.
+    """
+    from stalksim.scenarios import Result, find
+    from stalksim.simulation import Simulation
+    from stalksim.workers import Crash, Hang, Worker
+
+    sc, params, fs = find(scenario), dict(params or {}), tuple(map(_fault, faults))
+    unknown = set(params) - set(sc.params)
+    if unknown:
+        raise TypeError(f"scenario {scenario!r} has no parameter(s) {', '.join(sorted(unknown))}")
+    end = sc.default_until if until is None else until
+    sim = Simulation(seed=seed)
+    book = JobBook.attach(sim)
+    actors = sc.build(sim, **params)
+    named = {a.name: a for a in actors if isinstance(a, Worker)}
+    for f in fs:
+        w = named.get(f.worker)
+        if w is None:
+            raise ValueError(f"{scenario!r} has no worker {f.worker!r}; its workers: "
+                             f"{', '.join(named) or 'none'}")
+        if f.kind == "slow":
+            w.service_time = _slowed(w, f)  # type: ignore[method-assign]
+        else:
+            w.faults.append(Crash(at=f.at) if f.kind == "crash" else Hang(at=f.at, for_=f.for_))
+    sim.run(until=end)
+    result = Result(sc, sim, seed, end, {**sc.params, **params}, actors)
+    if fs:
+        result.trace.meta["faults"] = [f.to_dict() for f in fs]
+    return Fork(scenario, seed, params, fs, until, result, book)
+
+
+def _slowed(w: Any, f: Fault) -> Any:
+    plain = w.service_time
+
+    def service_time(job: Any) -> float:
+        return plain(job) * (f.factor if w.sim.now >= f.at else 1.0)
+    return service_time
+
+
+def fork_of(run: Result) -> Fork:
+    """`run` made again as a fork with no fault (same seed, parameters and end), which
+    also records its priorities and TTRs."""
+    sc = run.scenario
+    changed = {k: v for k, v in run.params.items() if sc.params.get(k) != v}
+    return fork(sc.name, run.seed, changed, (), None if run.until == sc.default_until
+                else run.until)

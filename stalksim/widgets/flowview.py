@@ -1,0 +1,120 @@
+"""`FlowView`: watch the jobs move. An anywidget whose JavaScript animates an SVG of producers,
+tubes and workers from a layout sent once (`stalksim.flow.layout`), in time-true playback.
+
+    FlowView(run_scenario("hung-consumer", seed=0))   # a scenario run (forks by click)
+    FlowView(trace)                                    # any trace, e.g. from run_live
+    view = FlowView(sim); ...; view.refresh()          # a Simulation driven by hand
+
+Pause, click a worker and choose crash, hang or slow: Python re-runs the scenario with that
+fault (`stalksim.flow.fork`) and the view shows the new run under the old, with a summary line.
+The JavaScript ships in the package (stalksim/widgets/static); nothing is fetched at run time.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from stalksim import _viewutil as vu
+from stalksim.flow import Fault, Fork, JobBook, fork, fork_of, layout
+from stalksim.scenarios import SCENARIOS, Result
+from stalksim.simulation import Simulation
+from stalksim.trace import RawEvent, Trace, as_trace
+
+STATIC = Path(__file__).parent / "static"
+PALETTE = {
+    **{k: v for k, v in vu.STATE_COLOURS.items()},
+    "hung": vu.HUNG["facecolor"], "blue": vu.OKABE_ITO["blue"],
+    "crash": vu.MARKS["connection-closed"]["color"], "ttr": vu.MARKS["ttr-expired"]["color"],
+    "deadline": vu.MARKS["deadline-soon"]["color"], "orange": vu.OKABE_ITO["orange"],
+}
+"""The matplotlib views' colour-blind-safe colours, as the view's CSS variables."""
+
+
+def _esm() -> str:
+    return (STATIC / "flowpanel.js").read_text(encoding="utf-8") + (
+        STATIC / "flowview.js").read_text(encoding="utf-8")
+
+
+class FlowView(anywidget.AnyWidget):
+    """Jobs as tokens moving through tubes to workers; Play, steps, scrub, moments, forks."""
+
+    _esm = _esm()
+    _css = STATIC / "flowview.css"
+    data = traitlets.Dict().tag(sync=True)
+    fork_data = traitlets.Dict().tag(sync=True)
+    summary = traitlets.Unicode("").tag(sync=True)
+    fork_spec = traitlets.Unicode("").tag(sync=True)
+    palette = traitlets.Dict(PALETTE).tag(sync=True)
+
+    def __init__(self, source: Result | Trace | Simulation | list[RawEvent], **kwargs: Any
+                 ) -> None:
+        super().__init__(**kwargs)
+        self.sim: Simulation | None = None
+        self.base: Fork | None = None
+        self.forked: Fork | None = None
+        self._book: JobBook | None = None
+        if isinstance(source, Result):
+            self.base = fork_of(source)
+            same = self.base.trace.raw == source.trace.raw
+            self.data = self.base.layout() if same else layout(source.trace)
+        elif isinstance(source, Simulation):
+            self.sim, self._book = source, JobBook.attach(source)
+            self.refresh()
+        else:
+            tr = as_trace(source)
+            self.base = _fork_from_meta(tr)
+            same = self.base is not None and self.base.trace.raw == tr.raw
+            self.data = self.base.layout() if same and self.base else layout(tr)
+        self.on_msg(self._on_msg)
+
+    def refresh(self) -> None:
+        """Send the followed Simulation's trace so far (FlowView(sim) only)."""
+        if self.sim is None:
+            raise TypeError("refresh() follows a Simulation: FlowView(sim)")
+        self.data = layout(self.sim.trace, self._book, f"simulation at {self.sim.now:g} s")
+
+    def add_fault(self, worker: str, kind: str, at: float, **extra: Any) -> Fork:
+        """What the click does: fork the run with one more fault and show it beside."""
+        if self.base is None:
+            raise ValueError("forks need a scenario run: FlowView(run_scenario(...))")
+        b = self.base
+        f = fork(b.scenario, b.seed, b.params, [*b.faults, Fault(worker, kind, at, **extra)],
+                 b.until)
+        self.forked = f
+        self.fork_data = f.layout()
+        self.summary = f.summary_line(b)
+        self.fork_spec = f"{f.python()}\n{f.to_json()}"
+        return f
+
+    def _on_msg(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        if content.get("type") != "fork":
+            return
+        try:
+            self.add_fault(str(content["worker"]), str(content["kind"]), float(content["at"]))
+        except (ValueError, TypeError, KeyError) as e:
+            self.summary = f"no fork: {e}"
+
+
+def _fork_from_meta(tr: Trace) -> Fork | None:
+    """The run a trace's meta names (scenario, seed, params, faults), if it is one."""
+    meta = tr.meta
+    sc = SCENARIOS.get(meta.get("scenario") or "")
+    if sc is None or "seed" not in meta:
+        return None
+    params = {k: v for k, v in (meta.get("params") or {}).items()
+              if k in sc.params and sc.params[k] != v}
+    try:
+        return fork(sc.name, meta["seed"], params, meta.get("faults", []), meta.get("until"))
+    except (TypeError, ValueError):
+        return None
+
+
+def layout_json(source: Result | Trace) -> str:
+    """The JSON FlowView sends for `source` (for a static page or a file)."""
+    view_data = fork_of(source).layout() if isinstance(source, Result) else layout(source)
+    return json.dumps(view_data)

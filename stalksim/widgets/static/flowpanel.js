@@ -1,0 +1,252 @@
+// FlowView's drawing: one layout (stalksim.flow.layout) as an SVG of producers, tubes and
+// workers, with a token per job. flowview.js (the controls) is appended to this file.
+const NS = "http://www.w3.org/2000/svg";
+const SPEEDS = [0.25, 0.5, 1, 2, 4, 8, 16];
+const TRANSIT_WALL = 0.6; // wall seconds a move takes while playing (at most MAX_TRANSIT virtual)
+const MAX_TRANSIT = 0.8;
+const SETTLE_MS = 450; // after a step or a scrub, moves finish in this much wall time
+const TRAIL = 2.0; // virtual seconds a TTR-expired / connection-closed path stays drawn
+const STICKY = 2.5; // virtual seconds a moment's caption stays up
+const W = 956, TOP = 44, R = 15, GAP = 36;
+const COL = { prod: [16, 140], tube: [176, 440], work: [640, 300] };
+const WH = 86; // worker box height
+const LABELS = { "ttr-expired": "TTR expired", "connection-closed": "connection closed",
+  release: "release", bury: "bury", kick: "kick", "kick-job": "kick" };
+let panelCount = 0;
+
+function el(tag, attrs = {}, parent = null, text = null) {
+  const e = document.createElementNS(NS, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text !== null) e.textContent = text;
+  if (parent) parent.appendChild(e);
+  return e;
+}
+function html(tag, attrs = {}, parent = null, text = null) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text !== null) e.textContent = text;
+  if (parent) parent.appendChild(e);
+  return e;
+}
+const fmt = (t) => `${(Math.round(t * 100) / 100).toFixed(2)} s`;
+const short = (t) => `${+t.toFixed(3)} s`;
+
+// One layout drawn in one SVG; `at(T, progress)` moves every token to where it is at T.
+class Panel {
+  constructor(lay, parent, kind, onWorker) {
+    this.lay = lay; this.kind = kind; this.id = ++panelCount;
+    this.steps = lay.steps; this.k = 0; this.jobs = new Map(); this.dirty = true;
+    this.svg = el("svg", { class: "fv-svg", "data-panel": kind, role: "img",
+      "aria-label": `${kind === "fork" ? "forked run" : "run"}: ${lay.title}` }, parent);
+    const hatch = el("pattern", { id: `fvhatch${this.id}`, patternUnits: "userSpaceOnUse",
+      width: 7, height: 7, patternTransform: "rotate(45)" }, el("defs", {}, this.svg));
+    el("rect", { width: 7, height: 7, class: "fv-hatch-bg" }, hatch);
+    el("line", { x1: 0, y1: 0, x2: 0, y2: 7, class: "fv-hatch-line" }, hatch);
+    el("text", { x: 16, y: 26, class: "fv-title" }, this.svg, lay.title);
+    this.places = new Map(); this.workers = new Map();
+    this.drawColumns(onWorker);
+    this.moves = el("g", { class: "fv-moves" }, this.svg);
+    this.tokens = el("g", { class: "fv-tokens" }, this.svg);
+  }
+  drawColumns(onWorker) {
+    const lay = this.lay, svg = this.svg;
+    let y = TOP;
+    for (const p of lay.producers) {
+      el("rect", { x: COL.prod[0], y, width: COL.prod[1], height: 50, rx: 6, class: "fv-box" }, svg);
+      el("text", { x: COL.prod[0] + 10, y: y + 31, class: "fv-name" }, svg, p);
+      this.places.set(`producer:${p}`, { x: COL.prod[0] + COL.prod[1] - 20, y: y + 25 });
+      y += 62;
+    }
+    let yt = TOP;
+    const [tx, tw] = COL.tube;
+    for (const t of lay.tubes) {
+      el("rect", { x: tx, y: yt, width: tw, height: 178, rx: 8, class: "fv-tube" }, svg);
+      el("text", { x: tx + 10, y: yt + 22, class: "fv-name" }, svg, `tube ${t}`);
+      ["ready", "delayed", "buried"].forEach((s, i) => {
+        const ly = yt + 32 + i * 48;
+        el("rect", { x: tx + 84, y: ly, width: tw - 94, height: 42, rx: 21,
+          class: `fv-lane fv-lane-${s}` }, svg);
+        el("text", { x: tx + 10, y: ly + 27, class: "fv-label" }, svg, s);
+        const more = el("text", { x: tx + 96, y: ly + 27, class: "fv-more" }, svg, "");
+        this.places.set(`${s}:${t}`, { x: tx + tw - 10 - R - 6, y: ly + 21, lane: true,
+          cap: Math.floor((tw - 94 - 12) / GAP), more });
+      });
+      yt += 194;
+    }
+    let yw = TOP;
+    const [wx, ww] = COL.work;
+    for (const w of lay.workers) {
+      const g = el("g", { class: "fv-worker", "data-worker": w, tabindex: 0, role: "button",
+        "aria-label": `worker ${w}: pause, then press to crash, hang or slow it` }, svg);
+      el("rect", { x: wx, y: yw, width: ww, height: WH, rx: 8, class: "fv-box" }, g);
+      el("text", { x: wx + 10, y: yw + 22, class: "fv-name" }, g, w);
+      const status = el("text", { x: wx + 10, y: yw + 44, class: "fv-status" }, g, "idle");
+      const ttr = el("text", { x: wx + 10, y: yw + 66, class: "fv-countdown" }, g, "");
+      el("rect", { x: wx + 10, y: yw + 74, width: ww - 70, height: 6, class: "fv-bar-bg" }, g);
+      const bar = el("rect", { x: wx + 10, y: yw + 74, width: 0, height: 6, class: "fv-bar" }, g);
+      g.addEventListener("click", () => onWorker(w, g));
+      g.addEventListener("keydown", (e) => { if (e.key === "Enter") onWorker(w, g); });
+      this.workers.set(w, { g, status, ttr, bar, full: ww - 70 });
+      this.places.set(`worker:${w}`, { x: wx + ww - 26, y: yw + 30, worker: true });
+      yw += WH + 10;
+    }
+    el("rect", { x: wx, y: yw, width: ww, height: 56, rx: 8, class: "fv-bin" }, svg);
+    this.binText = el("text", { x: wx + 10, y: yw + 34, class: "fv-name" }, svg, "deleted: 0");
+    this.places.set("deleted", { x: wx + ww - 26, y: yw + 28 });
+    const h = Math.max(y, yt, yw + 56) + 16;
+    this.svg.setAttribute("viewBox", `0 0 ${W} ${h}`);
+    this.svg.setAttribute("width", W); this.svg.setAttribute("height", h);
+  }
+  job(id) {
+    let j = this.jobs.get(id);
+    if (!j) {
+      const g = el("g", { class: "fv-token", "data-job": id, display: "none" }, this.tokens);
+      el("circle", { r: R }, g); el("text", { y: 5 }, g, String(id));
+      j = { id, g, place: null, pri: null, seq: 0, deadline: null, ttrFrom: 0, rest: null,
+        transit: null, xy: null, cls: "" };
+      this.jobs.set(id, j);
+    }
+    return j;
+  }
+  reset() {
+    for (const j of this.jobs.values()) {
+      Object.assign(j, { place: null, transit: null, rest: null, deadline: null });
+    }
+    this.k = 0; this.dirty = true; this.deleted = 0;
+  }
+  anchor(place) { const p = this.places.get(place); return p ? { x: p.x, y: p.y } : { x: 0, y: 0 }; }
+  apply(T) {
+    if (this.k > 0 && this.steps[this.k - 1].t > T) this.reset();
+    while (this.k < this.steps.length && this.steps[this.k].t <= T) {
+      const s = this.steps[this.k++], j = this.job(s.job);
+      if (j.transit && Math.abs(j.transit.t0 - s.t) < 1e-6) {
+        j.transit.pts.push(this.anchor(s.from)); j.transit.causes.push(s.cause);
+      } else {
+        j.transit = { t0: s.t, from: j.rest || this.anchor(s.from), pts: [], causes: [s.cause] };
+      }
+      j.place = s.to; j.pri = s.pri; j.seq = this.k;
+      if ("deadline" in s) { j.deadline = s.deadline; j.ttrFrom = s.t; }
+      this.dirty = true;
+    }
+  }
+  layoutRest() {
+    const groups = new Map();
+    for (const j of this.jobs.values()) {
+      if (!j.place) continue;
+      if (!groups.has(j.place)) groups.set(j.place, []);
+      groups.get(j.place).push(j);
+    }
+    for (const p of this.places.values()) if (p.lane) p.more.textContent = "";
+    let deleted = 0, last = null;
+    for (const [place, list] of groups) {
+      const p = this.places.get(place) || { x: 0, y: 0 };
+      if (place.startsWith("ready:")) {
+        list.sort((a, b) => (a.pri ?? 2 ** 32) - (b.pri ?? 2 ** 32) || a.id - b.id);
+      } else list.sort((a, b) => (place.startsWith("buried:") ? a.seq - b.seq : a.id - b.id));
+      if (place === "deleted") {
+        deleted = list.length; last = list.reduce((m, j) => (j.seq > (m ? m.seq : -1) ? j : m), null);
+      }
+      list.forEach((j, i) => {
+        const hidden = (p.lane && i >= p.cap) || (place === "deleted" && j !== last);
+        j.rest = { x: p.x - (p.lane || p.worker ? i * GAP : 0), y: p.y, hidden };
+      });
+      if (p.lane) p.more.textContent = list.length > p.cap ? `+${list.length - p.cap} more` : "";
+    }
+    this.binText.textContent = `deleted: ${deleted}`;
+    this.dirty = false;
+  }
+  status(w, T) {
+    const crash = this.lay.crashes.find((c) => c.worker === w && c.t <= T);
+    if (crash) return "crashed";
+    return this.lay.hangs.some((h) => h.worker === w && h.start <= T && T < h.end) ? "hung" : "";
+  }
+  // Draw the state at T; `progress(j)` says how far along its move each token is (0..1).
+  at(T, progress) {
+    this.apply(T);
+    if (this.dirty) this.layoutRest();
+    let busy = false;
+    const movesHtml = [];
+    for (const j of this.jobs.values()) {
+      if (!j.place || !j.rest) { j.g.setAttribute("display", "none"); continue; }
+      let xy = j.rest, f = 1;
+      if (j.transit) {
+        f = progress(j.transit.t0);
+        const pts = [j.transit.from, ...j.transit.pts, j.rest];
+        if (f < 1) { xy = along(pts, f); busy = true; }
+        const trail = j.transit.causes.some((c) => c in LABELS) && T - j.transit.t0 < TRAIL;
+        if (f < 1 || trail) movesHtml.push([pts, j.transit.causes, trail && f >= 1]);
+        if (f >= 1 && !trail) j.transit = null;
+      }
+      const hiddenNow = j.rest.hidden && f >= 1;
+      const kind = j.place.split(":")[0];
+      const hung = kind === "worker" && this.status(j.place.slice(7), T) === "hung";
+      const cls = `fv-token fv-${hung ? "hung" : kind}`;
+      if (cls !== j.cls) { j.g.setAttribute("class", cls); j.cls = cls; }
+      if (hung) j.g.querySelector("circle").setAttribute("fill", `url(#fvhatch${this.id})`);
+      else j.g.querySelector("circle").removeAttribute("fill");
+      j.g.setAttribute("data-place", j.place);
+      const disp = hiddenNow ? "none" : "inline";
+      if (j.g.getAttribute("display") !== disp) j.g.setAttribute("display", disp);
+      if (!j.xy || j.xy.x !== xy.x || j.xy.y !== xy.y) {
+        j.g.setAttribute("transform", `translate(${xy.x.toFixed(1)},${xy.y.toFixed(1)})`);
+        j.xy = xy;
+      }
+    }
+    this.drawMoves(movesHtml);
+    this.drawWorkers(T);
+    return busy;
+  }
+  drawMoves(moves) {
+    while (this.moves.childNodes.length > moves.length * 2) this.moves.lastChild.remove();
+    moves.forEach(([pts, causes, faded], i) => {
+      let line = this.moves.childNodes[2 * i], label = this.moves.childNodes[2 * i + 1];
+      if (!line) { line = el("polyline", {}, this.moves); label = el("text", {}, this.moves); }
+      const cause = causes.find((c) => c in LABELS) || causes[causes.length - 1];
+      line.setAttribute("points", pts.map((p) => `${p.x},${p.y}`).join(" "));
+      line.setAttribute("class", `fv-move fv-cause-${cause}${faded ? " fv-faded" : ""}`);
+      const mid = pts[Math.floor(pts.length / 2)];
+      label.setAttribute("x", mid.x - 40); label.setAttribute("y", mid.y - 20);
+      label.setAttribute("class", `fv-move-label fv-cause-${cause}`);
+      label.textContent = LABELS[cause] || "";
+    });
+  }
+  drawWorkers(T) {
+    for (const [w, v] of this.workers) {
+      const st = this.status(w, T);
+      const held = [...this.jobs.values()].filter((j) => j.place === `worker:${w}`);
+      const text = st || (held.length ? `working on job ${held.map((j) => j.id).join(", ")}`
+        : "idle");
+      let frac = 0, soon = false, count = "";
+      const j = held.find((x) => x.deadline !== null && x.deadline !== undefined);
+      if (j && st !== "crashed") {
+        const left = Math.max(0, j.deadline - T), ttr = Math.max(1e-9, j.deadline - j.ttrFrom);
+        soon = left <= 1;
+        count = `TTR left ${left.toFixed(1)} s${soon ? " · DEADLINE_SOON" : ""}`;
+        frac = Math.min(1, left / ttr);
+      }
+      if (v.status.textContent !== text) v.status.textContent = text;
+      if (v.ttr.textContent !== count) v.ttr.textContent = count;
+      v.bar.setAttribute("width", (frac * v.full).toFixed(1));
+      v.g.setAttribute("class", `fv-worker fv-${st || (held.length ? "working" : "idle")}${soon ? " fv-soon" : ""}`);
+      v.g.setAttribute("data-status", st || (held.length ? "working" : "idle"));
+    }
+  }
+}
+
+function along(pts, f) {
+  const seg = [];
+  let total = 0;
+  for (let i = 1; i < pts.length; i++) {
+    const d = Math.hypot(pts[i].x - pts[i - 1].x, pts[i].y - pts[i - 1].y);
+    seg.push(d); total += d;
+  }
+  let want = f * total;
+  for (let i = 0; i < seg.length; i++) {
+    if (want <= seg[i] || i === seg.length - 1) {
+      const g = seg[i] ? Math.min(1, want / seg[i]) : 1;
+      return { x: pts[i].x + (pts[i + 1].x - pts[i].x) * g, y: pts[i].y + (pts[i + 1].y - pts[i].y) * g };
+    }
+    want -= seg[i];
+  }
+  return pts[pts.length - 1];
+}
