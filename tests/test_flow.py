@@ -1,0 +1,180 @@
+"""stalksim.flow: the layout FlowView draws (golden files), narration, and forks with faults.
+
+Regenerate the golden files only deliberately: `python -m tests.test_flow --update`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+import stalksim
+import stalksim.flow
+from stalksim.flow import Fault, Fork, fork, fork_of, layout, narration, snapshot
+from stalksim.scenarios import PRIORITIES, run_scenario
+from stalksim.simulation import Simulation
+from stalksim.trace import Trace
+from stalksim.workers import Crash, Producer, Worker
+
+GOLDEN = Path(__file__).parent / "golden"
+RUNS = ("crashed-consumer", "hung-consumer")
+
+
+def golden_path(name: str) -> Path:
+    return GOLDEN / f"flow-{name}.json"
+
+
+def flow_layout(name: str) -> dict:
+    """The layout FlowView(run_scenario(name, seed=0)) sends, through JSON and back."""
+    return json.loads(json.dumps(fork_of(run_scenario(name, seed=0)).layout()))
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_layout_matches_the_golden_file(name: str) -> None:
+    assert flow_layout(name) == json.loads(golden_path(name).read_text())
+
+
+def test_crash_layout_moves_job_3_back_to_ready_at_once() -> None:
+    lay = flow_layout("crashed-consumer")
+    steps = [(s["t"], s["cause"], s["from"], s["to"]) for s in lay["steps"] if s["job"] == 3]
+    assert steps == [
+        (2.0, "put", "producer:shop", "ready:orders"),
+        (2.0, "reserve", "ready:orders", "worker:worker-1"),
+        (3.5, "connection-closed", "worker:worker-1", "ready:orders"),
+        (5.0, "reserve", "ready:orders", "worker:worker-2"),
+        (7.0, "delete", "worker:worker-2", "deleted"),
+    ]
+    assert lay["crashes"] == [{"worker": "worker-1", "t": 3.5}]
+    at = snapshot(lay, 4.0)
+    assert at["tubes"]["orders"]["ready"] == [3] and at["held"] == {
+        "worker-1": [], "worker-2": [4]}
+    assert snapshot(lay, 5.0)["held"]["worker-2"] == [3]
+
+
+def test_hung_hold_is_marked_with_its_ttr_deadline_and_deadline_soon() -> None:
+    lay = flow_layout("hung-consumer")
+    hold = next(h for h in lay["holds"] if h["job"] == 3 and h["worker"] == "worker-1")
+    assert hold["deadline"] == 7.0  # reserved at 2 s with a TTR of 5 s
+    assert hold["end_cause"] == "ttr-expired" and hold["end"] == pytest.approx(7.0, abs=1e-6)
+    assert hold["hung"] == [[3.5, hold["end"]]]
+    busy = [h for h in lay["holds"] if h is not hold]
+    assert busy and all(h["hung"] == [] for h in busy)
+    soon = [m for m in lay["moments"] if m["kind"] == "deadline-soon" and m["job"] == 3]
+    assert soon and soon[0]["t"] == 6.0 and "DEADLINE_SOON" in soon[0]["caption"]
+    assert snapshot(lay, 6.9)["held"]["worker-1"] == [3]
+    assert snapshot(lay, 7.1)["held"] == {"worker-1": [], "worker-2": [3]}
+
+
+def test_ttr_deadline_is_learnt_from_a_trace_alone() -> None:
+    """A trace without a JobBook (read back from JSON Lines, say) knows the TTR where it ran
+    out; meta params give the rest."""
+    tr = run_scenario("hung-consumer", seed=0).trace
+    tr.meta.pop("params")
+    lay = layout(tr)
+    assert not lay["priorities_known"]
+    deadlines = {(h["job"], h["worker"]): h["deadline"] for h in lay["holds"]}
+    assert deadlines[3, "worker-1"] == 7.0
+    assert deadlines[1, "worker-1"] is None  # deleted in time: its TTR is not in the trace
+    assert layout(run_scenario("hung-consumer", seed=0).trace)["holds"][0]["deadline"] == 5.0
+
+
+def test_ready_is_ordered_by_priority_then_id_as_reserve_takes_them() -> None:
+    lay = fork("priorities").layout()
+    ready = snapshot(lay, 0.5)["tubes"]["tasks"]["ready"]
+    assert ready == sorted(range(1, 7), key=lambda j: (PRIORITIES[j - 1], j))
+    reserved = [s["job"] for s in lay["steps"] if s["cause"] == "reserve"]
+    assert reserved == ready  # the order the simulated beanstalkd handed them out
+
+
+def test_narration_tells_the_crash_and_the_hang() -> None:
+    crash = narration(flow_layout("crashed-consumer"))
+    assert (3.5, "worker-1's connection closed: job 3 is ready again at once") in crash
+    hang = narration(flow_layout("hung-consumer"))
+    at7 = [c for t, c in hang if t == pytest.approx(7.0, abs=1e-6)]
+    assert any("job 3's TTR expired" in c and "worker-1 is hung" in c for c in at7), hang
+    assert any(t == 3.5 and "hangs holding job 3" in c and "TTR runs out at 7 s" in c
+               for t, c in hang)
+
+
+def test_fork_without_faults_is_the_original_run() -> None:
+    for name, params in (("hung-consumer", {}), ("short-ttr", {"ttr": 3}), ("poison", {})):
+        assert fork(name, seed=3, params=params).trace == run_scenario(name, seed=3, **params
+                                                                       ).trace
+
+
+@pytest.mark.parametrize("name, kind", [("crashed-consumer", "crash"), ("hung-consumer", "hang")])
+def test_fork_with_a_fault_is_the_scenario_with_that_fault(name: str, kind: str) -> None:
+    """The scenario's own fault moved out of reach (at=100 s), added back by the fork at 3.5 s."""
+    extra = {"for_": 8.0} if kind == "hang" else {}
+    f = fork(name, params={"at": 100.0}, faults=[Fault("worker-1", kind, 3.5, **extra)])
+    assert f.trace.raw == run_scenario(name, seed=0).trace.raw
+
+
+def test_fork_crash_equals_the_fault_from_the_start() -> None:
+    """A crash of worker-2 at 6 s (no scenario parameter for it) against the same actors
+    built by hand with Crash(at=6) from the start."""
+    sim = Simulation(seed=0)
+    Producer("orders", at=[0.0, 1.0, 2.0, 3.0], ttr=5, body="order {n}", name="shop").start(sim)
+    Worker("orders", service=2.0, name="worker-1", faults=[Crash(at=3.5)]).start(sim)
+    Worker("orders", service=2.0, name="worker-2", faults=[Crash(at=6.0)]).start(sim)
+    sim.run(until=15.0)
+    f = fork("crashed-consumer", faults=[{"worker": "worker-2", "kind": "crash", "at": 6.0}])
+    assert f.trace.raw == sim.trace.raw
+    assert ("crash", "worker-2") in {(ev[5], ev[6]) for ev in f.trace.raw}
+    line = f.summary_line(fork("crashed-consumer"))
+    assert line == ("worker-2 crashes at 6 s: re-deliveries 1 → 1, duplicate work 0 → 0, "
+                    "all done at 7 s → 1 job(s) not done")
+
+
+def test_slow_fault_stretches_the_work_after_it() -> None:
+    f = fork("crashed-consumer", faults=[Fault("worker-2", "slow", 0.0, factor=3.0)])
+    deletes = {ev[1]: ev[0] / 1e9 for ev in f.trace.raw if ev[5] == "delete"}
+    assert deletes[2] == 7.0  # reserved at 1 s, 3 x 2 s of work
+    base = {ev[1]: ev[0] / 1e9 for ev in fork("crashed-consumer").trace.raw if ev[5] == "delete"}
+    assert base[2] == 3.0
+
+
+def test_fork_json_and_python_round_trip() -> None:
+    f = fork("hung-consumer", seed=2, params={"ttr": 3},
+             faults=[Fault("worker-2", "hang", 4.25, for_=2.0), Fault("worker-1", "crash", 9.0)])
+    text = f.to_json()
+    assert len(text) < 200 and "\n" not in text
+    again = Fork.from_json(text)
+    assert again.spec() == f.spec() == json.loads(text)
+    assert again.trace == f.trace and again.layout() == f.layout()
+    line = f.python()
+    assert "\n" not in line
+    made = eval(line, {"stalksim": stalksim})  # noqa: S307 - our own one-liner
+    assert made.trace == f.trace
+
+
+def test_fault_errors_name_what_is_wrong() -> None:
+    with pytest.raises(ValueError, match="no worker 'worker-9'.*worker-1, worker-2"):
+        fork("crashed-consumer", faults=[Fault("worker-9", "crash", 1.0)])
+    with pytest.raises(ValueError, match="crash, hang, slow"):
+        Fault("worker-1", "explode", 1.0)
+    with pytest.raises(TypeError, match="no parameter"):
+        fork("crashed-consumer", params={"nope": 1})
+
+
+def test_layout_of_a_trace_read_back_from_json_lines(tmp_path: Path) -> None:
+    run = run_scenario("crashed-consumer", seed=0)
+    run.trace.to_jsonl(tmp_path / "t.jsonl")
+    back = layout(Trace.read_jsonl(tmp_path / "t.jsonl"))
+    plain = layout(run.trace)
+    assert back == plain
+    assert [s["to"] for s in back["steps"]] == [s["to"] for s in flow_layout(
+        "crashed-consumer")["steps"]]
+
+
+def update() -> None:
+    for name in RUNS:
+        golden_path(name).write_text(json.dumps(flow_layout(name), indent=1) + "\n")
+        print("wrote", golden_path(name))
+
+
+if __name__ == "__main__" and "--update" in sys.argv:
+    update()

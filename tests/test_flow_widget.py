@@ -1,0 +1,91 @@
+"""FlowView on the Python side: what it sends for a run, a trace, a Simulation driven by hand,
+a real beanstalkd's trace, and what a click on a worker makes it do."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stalksim import live
+from stalksim.flow import layout
+from stalksim.scenarios import run_scenario
+from stalksim.simulation import Simulation
+from stalksim.widgets.flowview import PALETTE, FlowView
+from tests.realserver import RealBeanstalkd, require_beanstalkd
+from tests.test_flow import golden_path
+
+
+def test_view_of_a_run_sends_the_golden_layout_and_the_shared_palette() -> None:
+    view = FlowView(run_scenario("hung-consumer", seed=0))
+    assert json.loads(json.dumps(view.data)) == json.loads(golden_path("hung-consumer")
+                                                           .read_text())
+    assert view.palette == PALETTE
+    assert PALETTE["ready"] == "#56B4E9" and PALETTE["crash"] == "#D55E00"
+    assert "export default" in FlowView._esm and "cdn" not in FlowView._esm.lower()
+
+
+def test_click_on_a_worker_forks_the_run() -> None:
+    view = FlowView(run_scenario("crashed-consumer", seed=0))
+    view._on_msg(view, {"type": "fork", "worker": "worker-2", "kind": "crash", "at": 6.0}, [])
+    assert view.summary == ("worker-2 crashes at 6 s: re-deliveries 1 → 1, duplicate work "
+                            "0 → 0, all done at 7 s → 1 job(s) not done")
+    assert view.fork_data["faults"] == [{"worker": "worker-2", "kind": "crash", "at": 6.0}]
+    assert view.fork_data["crashes"] == [{"worker": "worker-1", "t": 3.5},
+                                         {"worker": "worker-2", "t": 6.0}]
+    assert view.fork_spec.startswith("stalksim.flow.fork('crashed-consumer', seed=0")
+    view._on_msg(view, {"type": "fork", "worker": "nobody", "kind": "crash", "at": 1.0}, [])
+    assert view.summary.startswith("no fork: 'crashed-consumer' has no worker 'nobody'")
+
+
+def test_view_of_a_trace_with_scenario_meta_can_fork() -> None:
+    tr = run_scenario("hung-consumer", seed=0, ttr=3).trace
+    view = FlowView(tr)
+    assert view.base is not None and view.base.trace.raw == tr.raw
+    assert view.data["priorities_known"]
+    view.add_fault("worker-2", "hang", 5.0)
+    assert view.summary.startswith("worker-2 hangs at 5 s for good: ")
+
+
+def test_view_follows_a_simulation_driven_by_hand() -> None:
+    sim = Simulation(seed=0)
+    producer = sim.client()
+    producer.put("early", priority=5)
+    view = FlowView(sim)
+    producer.put("urgent", priority=1, ttr=4)
+    consumer = sim.client()
+    assert len(view.data["steps"]) == 1
+    view.refresh()
+    assert snapshot_ready(view.data) == [2, 1]  # priority 1 before priority 5
+    job = consumer.reserve()
+    sim.advance(2)
+    view.refresh()
+    hold = view.data["holds"][0]
+    assert (hold["job"], hold["deadline"]) == (job.id, 4.0)
+    assert view.data["title"] == "simulation at 2 s"
+    with pytest.raises(ValueError, match="forks need a scenario run"):
+        view.add_fault("conn-1", "crash", 1.0)
+
+
+def snapshot_ready(data: dict) -> list[int]:
+    from stalksim.flow import snapshot
+
+    return snapshot(data, 1e9)["tubes"]["default"]["ready"]
+
+
+@pytest.mark.real
+def test_view_draws_a_real_beanstalkd_run() -> None:
+    """The trace run_live records on a real beanstalkd draws as the simulated one does: job 3
+    leaves crashed worker-1 for ready by connection-closed, and worker-2 takes it."""
+    require_beanstalkd()
+    with RealBeanstalkd() as server:
+        tr = live.run_live("crashed-consumer", speed=5, until=10, address=server.address)
+    lay = FlowView(tr).data
+    moves = [(s["cause"], s["from"], s["to"]) for s in lay["steps"] if s["job"] == 3]
+    assert ("connection-closed", "worker:worker-1", "ready:orders") in moves
+    assert moves[-1] == ("delete", "worker:worker-2", "deleted")
+    assert any("connection closed: job 3 is ready again at once" in c
+               for c in (m["caption"] for m in lay["moments"]))
+    simulated = layout(run_scenario("crashed-consumer", seed=0, until=10).trace)
+    assert moves == [(s["cause"], s["from"], s["to"]) for s in simulated["steps"]
+                     if s["job"] == 3]
