@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import lab
+from tests.browser import lab, layout
 
 
 def require_browser_stack() -> None:
@@ -24,7 +24,7 @@ def require_browser_stack() -> None:
         pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[lab.JupyterLab]:
     """A private JupyterLab server; its kernels see a private beanstalkd when one is installed."""
     require_browser_stack()
@@ -45,7 +45,7 @@ def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[lab.Jupyter
             beanstalkd.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chromium(jupyterlab: lab.JupyterLab) -> Iterator[Any]:
     """Debian's Chromium, headless, driven by Playwright (no browser download)."""
     from playwright.sync_api import sync_playwright
@@ -66,7 +66,9 @@ def chromium(jupyterlab: lab.JupyterLab) -> Iterator[Any]:
 @pytest.fixture
 def page(chromium: Any, jupyterlab: lab.JupyterLab) -> Iterator[Any]:
     """A fresh browser context and page that may reach only the local JupyterLab."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    # the notebook runs at the width figures are checked at; the layout check resizes later
+    width = layout.FIGURE_WIDTH
+    context = chromium.new_context(viewport={"width": width, "height": layout.HEIGHTS[width]})
     blocked: list[str] = []
     page_errors: list[str] = []
 

@@ -513,7 +513,8 @@ class NotebookRun:
         self.page = page
         self.notebook = notebook
         self.path = server.relpath(notebook)
-        self.specs = read_cells(notebook)
+        # the server's copy: the repository's file may have changed since the server started
+        self.specs = read_cells(server.root / self.path)
         self.result = NotebookResult(name=notebook.name)
         self.deadline = time.monotonic() + NOTEBOOK_TIMEOUT
 
@@ -543,7 +544,11 @@ class NotebookRun:
             state = self.page.evaluate(JS_KERNEL_STATE)
             if not state["dialog"]:
                 return
-            self.page.locator(".jp-Dialog .jp-mod-accept").first.click()
+            accept = self.page.locator(".jp-Dialog .jp-mod-accept")
+            if not accept.count():
+                raise AssertionError(f"{self.path}: a dialog without an accept button: "
+                                     f"{state['dialog']}")
+            accept.first.click(timeout=self.remaining_ms(10))
         raise AssertionError(f"{self.path}: JupyterLab keeps showing dialogs: {state['dialog']}")
 
     def run_all(self) -> None:
@@ -682,10 +687,12 @@ class NotebookRun:
             self.result.problems.append(f"{where}: 'Error displaying widget' after the move")
         self.result.interactions.append(record)
 
-    def screenshot(self) -> Path:
-        """Save the whole notebook (the viewport made as tall as the notebook) as PNG."""
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        target = ARTIFACTS / f"{self.notebook.stem}.png"
+    def screenshot(self, target: Path | None = None) -> Path:
+        """Save the whole notebook (the viewport made as tall as the notebook) as PNG, by
+        default as `<notebook>.png` in ARTIFACTS (the summary names that one)."""
+        main = target is None
+        target = target or ARTIFACTS / f"{self.notebook.stem}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
         self.page.evaluate("() => window.jupyterapp && window.jupyterapp.shell.collapseLeft()")
         # the notebook scrolls inside .jp-WindowedPanel-outer; its cells fill -inner
         missing_px = (
@@ -705,7 +712,8 @@ class NotebookRun:
             except PlaywrightTimeout:  # a very long notebook: keep what fits
                 pass
         self.page.screenshot(path=str(target))
-        self.result.screenshot = str(target.relative_to(REPO))
+        if main:
+            self.result.screenshot = str(target.relative_to(REPO))
         return target
 
     def close(self) -> None:
