@@ -39,6 +39,7 @@ TEXT_CONTROLS = {
         " .widget-floattext input, .widget-bounded-inttext input,"
         " .widget-bounded-floattext input"
     ),
+    "HTML text": ".widget-html-content, .widget-htmlmath-content",  # HTML widgets: titles, tables
 }
 # ...and these must lie inside the visible notebook, like the text controls.
 PLACED_CONTROLS = {
@@ -310,8 +311,9 @@ def figure_problems(where: str, item: dict[str, Any], facts: dict[str, Any],
 class LayoutCheck:
     """Resize the page of a notebook that has run to each width; measure and save screenshots."""
 
-    def __init__(self, run: lab.NotebookRun) -> None:
+    def __init__(self, run: lab.NotebookRun, artifacts: Path = lab.ARTIFACTS) -> None:
         self.run = run
+        self.artifacts = artifacts  # screenshots go to <artifacts>/<width>/
         self.page = run.page
         self.name = run.notebook.name
         self.result = LayoutResult()
@@ -356,7 +358,7 @@ class LayoutCheck:
         """The whole notebook at `width`, and a crop of each output with widgets or images."""
         from PIL import Image
 
-        folder = lab.ARTIFACTS / str(width)
+        folder = self.artifacts / str(width)
         folder.mkdir(parents=True, exist_ok=True)
         full = self.run.screenshot(folder / f"{self.run.notebook.stem}.png")
         saved = [full]

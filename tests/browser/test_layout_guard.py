@@ -52,11 +52,11 @@ def test_layout_check_reports_each_fault(jupyterlab: lab.JupyterLab, page: Any) 
         run.run_all()
         run.settle_and_check()
         assert not run.result.problems, "\n".join(run.result.problems)
-        found = layout.LayoutCheck(run).check()
+        found = layout.LayoutCheck(run, lab.ARTIFACTS / "fixtures").check()
     finally:
         run.close()
     text = "\n".join(found.problems)
-    (lab.ARTIFACTS / "bad_layout-problems.txt").write_text(text + "\n")
+    (lab.ARTIFACTS / "fixtures" / "bad_layout-problems.txt").write_text(text + "\n")
     for width in layout.WIDTHS:
         at = re.escape(f"bad_layout.ipynb @{width}px cell ")
         expected = [
@@ -69,6 +69,7 @@ def test_layout_check_reports_each_fault(jupyterlab: lab.JupyterLab, page: Any) 
             rf"{at}3 .*: button 'release' is cut off: spans x=\d+\.\.\d+ px inside "
             r"\.widget-[a-z-]+ showing x=\d+\.\.\d+ px",
             rf"{at}3 .*: button 'p\u2026' ends in an ellipsis",
+            rf"{at}6 .*: HTML text 'orders_orders_.*' is off-screen: spans x=\d+",
         ]
         if width == layout.FIGURE_WIDTH:
             expected += [
@@ -80,7 +81,7 @@ def test_layout_check_reports_each_fault(jupyterlab: lab.JupyterLab, page: Any) 
         for pattern in expected:
             assert re.search(pattern, text), f"not reported: {pattern}\nreported:\n{text}"
     # the well-laid-out controls (the slider's track and readout, the images' placement) pass
-    planted = (r"'put a job|'emails-worker|'arrival rate|'kick-job'|'release'|'p\u2026'"
+    planted = (r"'put a job|'emails-worker|'arrival rate|'kick-job'|'release'|'p\u2026'|'orders_"
                r"|dpi|legend|pHYs|scaled down")
     unexpected = [p for p in found.problems if not re.search(planted, p)]
     assert not unexpected, "\n".join(unexpected)
