@@ -7,8 +7,8 @@ const MAX_TRANSIT = 0.8;
 const SETTLE_MS = 450; // after a step or a scrub, moves finish in this much wall time
 const TRAIL = 2.0; // virtual seconds a TTR-expired / connection-closed path stays drawn
 const STICKY = 2.5; // virtual seconds a moment's caption stays up
-const W = 956, TOP = 44, R = 15, GAP = 36;
-const COL = { prod: [16, 140], tube: [176, 440], work: [640, 300] };
+const W = 900, TOP = 44, R = 15, GAP = 36;
+const COL = { prod: [12, 120], tube: [146, 404], work: [574, 314] };
 const WH = 86; // worker box height
 const LABELS = { "ttr-expired": "TTR expired", "connection-closed": "connection closed",
   release: "release", bury: "bury", kick: "kick", "kick-job": "kick" };
@@ -36,7 +36,7 @@ class Panel {
   constructor(lay, parent, kind, onWorker) {
     this.lay = lay; this.kind = kind; this.id = ++panelCount;
     this.steps = lay.steps; this.k = 0; this.jobs = new Map(); this.dirty = true;
-    this.svg = el("svg", { class: "fv-svg", "data-panel": kind, role: "img",
+    this.svg = el("svg", { class: "fv-svg", "data-panel": kind, role: "group",
       "aria-label": `${kind === "fork" ? "forked run" : "run"}: ${lay.title}` }, parent);
     const hatch = el("pattern", { id: `fvhatch${this.id}`, patternUnits: "userSpaceOnUse",
       width: 7, height: 7, patternTransform: "rotate(45)" }, el("defs", {}, this.svg));
@@ -95,7 +95,7 @@ class Panel {
     this.places.set("deleted", { x: wx + ww - 26, y: yw + 28 });
     const h = Math.max(y, yt, yw + 56) + 16;
     this.svg.setAttribute("viewBox", `0 0 ${W} ${h}`);
-    this.svg.setAttribute("width", W); this.svg.setAttribute("height", h);
+    this.svg.style.maxWidth = `${W}px`;
   }
   job(id) {
     let j = this.jobs.get(id);
@@ -180,7 +180,7 @@ class Panel {
       const hiddenNow = j.rest.hidden && f >= 1;
       const kind = j.place.split(":")[0];
       const hung = kind === "worker" && this.status(j.place.slice(7), T) === "hung";
-      const cls = `fv-token fv-${hung ? "hung" : kind}`;
+      const cls = `fv-token fv-at-${hung ? "hung" : kind}`;
       if (cls !== j.cls) { j.g.setAttribute("class", cls); j.cls = cls; }
       if (hung) j.g.querySelector("circle").setAttribute("fill", `url(#fvhatch${this.id})`);
       else j.g.querySelector("circle").removeAttribute("fill");

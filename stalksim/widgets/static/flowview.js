@@ -91,7 +91,8 @@ class Player {
     this.base = new Panel(this.lay, this.stage, "base", (w, g) => this.ask(w, g));
     this.loadFork();
     this.T = Math.min(this.T, this.lay.end);
-    this.draw();
+    this.settleFrom = performance.now();
+    this.kick();
   }
   loadFork() {
     if (this.fork) this.fork.svg.remove();
@@ -99,7 +100,8 @@ class Player {
     this.fork = f && f.steps ? new Panel(f, this.stage, "fork", (w, g) => this.ask(w, g)) : null;
     this.summary.textContent = this.model.get("summary") || "";
     this.spec.textContent = this.model.get("fork_spec") || "";
-    if (this.fork) this.draw();
+    this.settleFrom = performance.now();
+    this.kick();
   }
   end() { return Math.max(this.lay.end, this.fork ? this.fork.lay.end : 0); }
   transit() { return Math.min(TRANSIT_WALL * this.speed, MAX_TRANSIT); }
@@ -158,6 +160,7 @@ class Player {
   seek(t) {
     this.T = Math.max(0, Math.min(t, this.end()));
     this.settleFrom = performance.now();
+    this.draw();
     this.kick();
   }
   step(dir) {
