@@ -125,7 +125,7 @@ WRONG: dict[str, list[tuple[Any, str]]] = {
          "bury is for poison jobs"),
         (ex.exercise("ex-backoff").starter, "except ServiceDown")],
     "ex-bury-kick": [
-        ("def recover(client):\n    client.kick(10)\nanswer = recover\n", "use(\"orders\")"),
+        ("def recover(client):\n    client.kick(10)\nanswer = recover\n", "the client *uses*"),
         ("def recover(client):\n    client.use('orders')\n    client.kick(1)\n"
          "answer = recover\n", "at most `bound`"),
         ("def recover(client):\n    for t in ('orders', 'emails'):\n        client.use(t)\n"

@@ -37,7 +37,8 @@ def as_seconds(ex: str, answer: Any, what: str, low: int, high: int) -> int | Fe
         return failed(ex, f"the answer must be an int ({what}), not {kind(answer)}.", hint)
     if not low <= answer <= high:
         return failed(ex, f"{answer} is out of range: {what} must be from {low} to {high}.",
-                      "pick a sensible number of seconds." if what == "a TTR" else
+                      "a TTR is a whole number of seconds, at least 1: start from the "
+                      "service times in the instructions." if what == "a TTR" else
                       "start from how many workers are busy on average (arrival rate times "
                       "service time) and add workers from there.")
     return answer

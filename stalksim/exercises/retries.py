@@ -275,8 +275,8 @@ def check_bury_kick(answer: Any) -> Feedback:
     kicked = 3 - o_buried
     if emails["current-jobs-buried"] < 2:
         return failed(ex, "you kicked the buried `emails` jobs too: their bug is not fixed, "
-                      "so they will fail again.", "kick only in `orders`: use(\"orders\") "
-                      "before kick(), and leave `emails` alone.",
+                      "so they will fail again.", "kick only in the tube whose bug is fixed, "
+                      "and leave `emails` alone.",
                       right=f"{kicked} of 3 orders kicked.")
     if sum(orders[f"current-jobs-{s}"] for s in ("ready", "reserved", "delayed", "buried")
            ) < 3:
@@ -285,7 +285,8 @@ def check_bury_kick(answer: Any) -> Feedback:
                       "the fixed workers will handle them.")
     if kicked == 0:
         hint = ("kick works on the tube the client *uses* (like put), not on the watched "
-                "tubes: call client.use(\"orders\") first." if client.using() != "orders" else
+                "tubes: make the client use the tube whose jobs you want to kick, then kick."
+                if client.using() != "orders" else
                 "client.kick(bound) moves up to `bound` buried jobs of the used tube to ready.")
         return failed(ex, f"all 3 buried orders are still buried (the client uses "
                       f"`{client.using()}`).", hint)
