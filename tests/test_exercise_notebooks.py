@@ -12,6 +12,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+import stalksim.exercises as ex
 from tests.realserver import RealBeanstalkd
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,12 +62,36 @@ def test_instructor_notebook_passes_its_check(path: Path, live_env: None) -> Non
     assert revealed.startswith("<details") and "open" not in revealed.split(">")[0]
 
 
+def tracebacks(nb: nbformat.NotebookNode) -> list[str]:
+    """Error outputs and anything on stderr that looks like a traceback, cell by cell."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                found.append(f"cell {i}: {out.ename}: {out.evalue}")
+            elif out.output_type == "stream" and "Traceback" in out.text:
+                found.append(f"cell {i}: {out.text[:200]}")
+            elif "Traceback" in str(out.get("data", {}).get("text/plain", "")):
+                found.append(f"cell {i}: a traceback in its output")
+    return found
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", STUDENT, ids=lambda p: p.stem)
 def test_student_notebook_runs_and_gives_feedback(path: Path, live_env: None) -> None:
+    """Top to bottom with the starter code: every check says "not yet", nothing breaks."""
+    exercise_id = path.stem.split("-", 1)[1]
     nb = run(path)
     assert not any("solution" in c.metadata.get("tags", []) for c in nb.cells)
-    assert "data-ok='false'" in check_output(nb)
+    starters = [c for c in nb.cells if "starter" in c.metadata.get("tags", [])]
+    assert [c.source for c in starters] == [ex.exercise(exercise_id).starter.rstrip("\n")]
+    checks = [c for c in nb.cells if "ex.check(" in c.source]
+    assert checks and all("check" in c.metadata.get("tags", []) for c in checks)
+    html = check_output(nb)
+    assert "data-ok='false'" in html and "Not yet" in html, html
+    assert "data-ok='true'" not in html
+    assert "Checking your answer raised" not in html, html
+    assert not tracebacks(nb), tracebacks(nb)
 
 
 def test_student_notebooks_are_up_to_date() -> None:
