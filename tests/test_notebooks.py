@@ -94,7 +94,17 @@ def test_notebook_runs(path: Path, request: pytest.FixtureRequest,
               if o.output_type == "error" or (o.output_type == "stream" and o.name == "stderr"
                                                and "Traceback" in o.text)]
     assert not errors, errors
+    _assert_starter_not_yet(nb, path.name)
     _record(path.stem, seconds)
+
+
+def _assert_starter_not_yet(nb: object, name: str) -> None:
+    """The lesson's exercise, run with its starter answer, says "not yet" (never "correct")."""
+    boxes = [o["data"]["text/html"] for c in nb.cells if c.cell_type == "code"
+             for o in c.outputs if "stalksim-feedback" in o.get("data", {}).get("text/html", "")]
+    assert boxes, f"{name}: the exercise check showed no feedback box"
+    for box in boxes:
+        assert "data-ok='false'" in box, f"{name}: the starter answer passes the check:\n{box}"
 
 
 def _record(name: str, seconds: float) -> None:
