@@ -221,11 +221,12 @@ def moments(steps: list[dict[str, Any]], holds: list[dict[str, Any]],
     for h in holds:
         d = h["deadline"]
         if d is not None and (h["end"] is None or h["end"] > d - SAFETY_MARGIN):
-            hung = " (hung, it sends no reserve)" if h["hung"] else ""
+            w = h["worker"]
+            hung = f" ({w} is hung and sends none)" if h["hung"] else ""
             out.append({"t": max(h["start"], d - SAFETY_MARGIN), "kind": "deadline-soon",
                         "job": h["job"], "caption":
                         f"job {h['job']}'s TTR ends in {secs(min(SAFETY_MARGIN, d - h['start']))}"
-                        f": a reserve by {h['worker']}{hung} would now get DEADLINE_SOON"})
+                        f": beanstalkd would answer a reserve from {w} with DEADLINE_SOON{hung}"})
     puts = [s for s in steps if s["cause"] == "put"]
     if puts:
         out.append({"t": puts[0]["t"], "kind": "start", "job": puts[0]["job"],

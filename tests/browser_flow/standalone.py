@@ -37,10 +37,11 @@ def open_view(page: Any, data: dict[str, Any], fork_data: dict[str, Any] | None 
     state = {"data": data, "fork_data": fork_data or {}, "summary": summary, "fork_spec": "",
              "palette": PALETTE}
     return page.evaluate(
-        """(json) => {
+        """async (json) => {
           const t0 = performance.now();
           const state = JSON.parse(json);
           window.__fvModelObj = window.__fvModel(state);
           window.__fvRender({model: window.__fvModelObj, el: document.getElementById('host')});
+          await new Promise((r) => requestAnimationFrame(() => r()));  // after the first draw
           return performance.now() - t0;
         }""", json.dumps(state))

@@ -79,20 +79,20 @@ class Panel {
       const g = el("g", { class: "fv-worker", "data-worker": w, tabindex: 0, role: "button",
         "aria-label": `worker ${w}: pause, then press to crash, hang or slow it` }, svg);
       el("rect", { x: wx, y: yw, width: ww, height: WH, rx: 8, class: "fv-box" }, g);
-      el("text", { x: wx + 10, y: yw + 22, class: "fv-name" }, g, w);
-      const status = el("text", { x: wx + 10, y: yw + 44, class: "fv-status" }, g, "idle");
-      const ttr = el("text", { x: wx + 10, y: yw + 66, class: "fv-countdown" }, g, "");
-      el("rect", { x: wx + 10, y: yw + 74, width: ww - 70, height: 6, class: "fv-bar-bg" }, g);
-      const bar = el("rect", { x: wx + 10, y: yw + 74, width: 0, height: 6, class: "fv-bar" }, g);
+      el("text", { x: wx + 50, y: yw + 22, class: "fv-name" }, g, w);
+      const status = el("text", { x: wx + 50, y: yw + 44, class: "fv-status" }, g, "idle");
+      const ttr = el("text", { x: wx + 50, y: yw + 66, class: "fv-countdown" }, g, "");
+      el("rect", { x: wx + 50, y: yw + 74, width: ww - 64, height: 6, class: "fv-bar-bg" }, g);
+      const bar = el("rect", { x: wx + 50, y: yw + 74, width: 0, height: 6, class: "fv-bar" }, g);
       g.addEventListener("click", () => onWorker(w, g));
       g.addEventListener("keydown", (e) => { if (e.key === "Enter") onWorker(w, g); });
-      this.workers.set(w, { g, status, ttr, bar, full: ww - 70 });
-      this.places.set(`worker:${w}`, { x: wx + ww - 26, y: yw + 30, worker: true });
+      this.workers.set(w, { g, status, ttr, bar, full: ww - 64 });
+      this.places.set(`worker:${w}`, { x: wx + 25, y: yw + WH / 2, worker: true });
       yw += WH + 10;
     }
     el("rect", { x: wx, y: yw, width: ww, height: 56, rx: 8, class: "fv-bin" }, svg);
-    this.binText = el("text", { x: wx + 10, y: yw + 34, class: "fv-name" }, svg, "deleted: 0");
-    this.places.set("deleted", { x: wx + ww - 26, y: yw + 28 });
+    this.binText = el("text", { x: wx + 50, y: yw + 34, class: "fv-name" }, svg, "deleted: 0");
+    this.places.set("deleted", { x: wx + 25, y: yw + 28 });
     const h = Math.max(y, yt, yw + 56) + 16;
     this.svg.setAttribute("viewBox", `0 0 ${W} ${h}`);
     this.svg.style.maxWidth = `${W}px`;
@@ -148,7 +148,7 @@ class Panel {
       }
       list.forEach((j, i) => {
         const hidden = (p.lane && i >= p.cap) || (place === "deleted" && j !== last);
-        j.rest = { x: p.x - (p.lane || p.worker ? i * GAP : 0), y: p.y, hidden };
+        j.rest = { x: p.x + (p.lane ? -i * GAP : p.worker ? i * GAP : 0), y: p.y, hidden };
       });
       if (p.lane) p.more.textContent = list.length > p.cap ? `+${list.length - p.cap} more` : "";
     }
@@ -205,7 +205,7 @@ class Panel {
       line.setAttribute("points", pts.map((p) => `${p.x},${p.y}`).join(" "));
       line.setAttribute("class", `fv-move fv-cause-${cause}${faded ? " fv-faded" : ""}`);
       const mid = pts[Math.floor(pts.length / 2)];
-      label.setAttribute("x", mid.x - 40); label.setAttribute("y", mid.y - 20);
+      label.setAttribute("x", mid.x); label.setAttribute("y", Math.min(...pts.map((p) => p.y)) - 14);
       label.setAttribute("class", `fv-move-label fv-cause-${cause}`);
       label.textContent = LABELS[cause] || "";
     });
