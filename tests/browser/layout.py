@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.browser import lab
+from tests.browser import driver, lab
 
 WIDTHS = (1024, 1366, 1920)
 HEIGHTS = {1024: 768, 1366: 768, 1920: 1080}  # the screens (and projectors) of those widths
@@ -311,7 +311,7 @@ def figure_problems(where: str, item: dict[str, Any], facts: dict[str, Any],
 class LayoutCheck:
     """Resize the page of a notebook that has run to each width; measure and save screenshots."""
 
-    def __init__(self, run: lab.NotebookRun, artifacts: Path = lab.ARTIFACTS) -> None:
+    def __init__(self, run: driver.NotebookRun, artifacts: Path = lab.ARTIFACTS) -> None:
         self.run = run
         self.artifacts = artifacts  # screenshots go to <artifacts>/<width>/
         self.page = run.page

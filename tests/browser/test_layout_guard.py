@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import lab, layout
+from tests.browser import driver, lab, layout
 
 BAD = lab.FIXTURES / "bad_layout.ipynb"
 
@@ -46,7 +46,7 @@ def test_legend_pt_exists() -> None:
 @pytest.mark.timeout(lab.NOTEBOOK_TIMEOUT + 120)
 def test_layout_check_reports_each_fault(jupyterlab: lab.JupyterLab, page: Any) -> None:
     """Every planted fault is reported at every width (figures at 1366 px), and nothing else."""
-    run = lab.NotebookRun(jupyterlab, page, BAD)
+    run = driver.NotebookRun(jupyterlab, page, BAD)
     try:
         run.open()
         run.run_all()

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser import lab, layout
+from tests.browser import driver, lab, layout
 
 pytestmark = pytest.mark.browser
 
@@ -40,7 +40,7 @@ def test_notebook_in_browser(
     """Run all cells; no errors, no stuck widgets, controls and figures where the tags say,
     (in the crash lesson) a figure that changes when its control moves, and (in a lesson) at
     1024, 1366 and 1920 px no control clipped or off-screen, figures sharp and legible."""
-    run = lab.NotebookRun(jupyterlab, page, notebook)
+    run = driver.NotebookRun(jupyterlab, page, notebook)
     started = time.monotonic()
     marks: dict[str, float] = {}
     shape = layout.LayoutResult()
@@ -79,7 +79,7 @@ def test_notebook_in_browser(
         summary["page_errors"] = list(page.stalk_page_errors)
         summary["layout"] = {"problems": shape.problems, "widths": shape.widths}
         browser_summary[notebook.name] = summary
-        lab.write_summary(browser_summary)
+        driver.write_summary(browser_summary)
         run.close()
     problems = run.result.problems
     if shape.problems:
