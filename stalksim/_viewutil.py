@@ -18,6 +18,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from stalksim.trace import NS, RawEvent, Trace
+
 OKABE_ITO = {
     "black": "#000000", "orange": "#E69F00", "sky blue": "#56B4E9", "bluish green": "#009E73",
     "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "reddish purple": "#CC79A7",
@@ -51,11 +53,18 @@ MARKS: dict[str, dict[str, Any]] = {
 # A hold while its worker is hung: the job is still reserved, but no work is being done, so the
 # reserved blue turns into a light, hatched box (outlined in the reserved blue).
 HUNG = {"facecolor": "#DCE9F5", "hatch": "////", "color": STATE_COLOURS["reserved"],
-        "label": "hung: connection open, job still reserved"}
+        "label": "hung: connection open,\njob still reserved"}
+CURSOR = "#222222"  # the time cursor: near-black, a colour no event mark or state uses
+VEIL = "#F2F2F2"  # what covers the future (x > cursor) in a time control
 ARROW_LABELS = {"ttr-expired": "TTR expired", "connection-closed": "connection closed"}
 TIME_LABEL = "time (s)"
 MAX_ROW_LABELS = 40
-FIG_WIDTH, LEFT_IN, LEGEND_IN = 11.0, 1.0, 3.1  # inches: figure, y labels, legend
+FIGURE_DPI = 110
+"""Every figure's dots per inch (>= 100 for projectors; 110 also survives PNG's pHYs rounding,
+which stores pixels per metre: 100 dpi would read back as 99.9998)."""
+LEGEND_PT = 9.5
+"""Legend text size in points: 9.5 pt at 110 dpi is 14.5 px on screen."""
+FIG_WIDTH, LEFT_IN, LEGEND_IN = 9.0, 1.25, 2.75  # inches: figure (990 px), y labels, legend
 X_MARGIN = 0.02  # of the time span, after the end
 
 
@@ -63,10 +72,15 @@ def new_axes(ax: Axes | None, width: float, height: float) -> tuple[Figure, Axes
     """The given axes and its figure, or a fresh pyplot-free figure of the given size."""
     if ax is not None:
         return ax.figure, ax  # type: ignore[return-value]
-    fig = Figure(figsize=(width, height))
+    fig = new_figure(width, height)
     ax = fig.add_subplot()
     fixed_margins(fig, 1)
     return fig, ax
+
+
+def new_figure(width: float, height: float) -> Figure:
+    """A pyplot-free figure of the given size in inches, at FIGURE_DPI."""
+    return Figure(figsize=(width, height), dpi=FIGURE_DPI)
 
 
 def fixed_margins(fig: Figure, n_rows: int, gap: float = 0.5) -> None:
@@ -147,7 +161,7 @@ def legend(ax: Axes, items: list[Any], title: str | None = None) -> None:
     """A legend outside the plot on the right, so it never hides data."""
     if items:
         ax.legend(handles=items, title=title, loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                  frameon=False, fontsize="small", title_fontsize="small")
+                  frameon=False, fontsize=LEGEND_PT, title_fontsize=LEGEND_PT)
 
 
 def label_rows(ax: Axes, names: Sequence[Any], axis_label: str) -> None:
@@ -164,6 +178,11 @@ def label_rows(ax: Axes, names: Sequence[Any], axis_label: str) -> None:
     ax.tick_params(axis="y", length=0)
 
 
+def run_end(tr: Trace) -> float:
+    """The end of the run (`meta["until"]`) or the last event, whichever is later."""
+    return max(tr.end_time, float(tr.meta.get("until") or 0.0))
+
+
 def time_axis(ax: Axes, end: float) -> None:
     """Seconds on x, from 0 to `end` (see `views.view_end`), with a light vertical grid."""
     end = end if end > 0 else 1.0
@@ -173,3 +192,39 @@ def time_axis(ax: Axes, end: float) -> None:
     ax.set_axisbelow(True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+
+
+def hung_periods(raw: Iterable[RawEvent], end: float) -> dict[str, list[tuple[float, float]]]:
+    """Per worker, when it was hung: from each `hang` mark to the worker's next sign of life
+    (`wake`, `crash`, any command; losing a job to its TTR is none), or `end`."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    since: dict[str, float] = {}
+    for t, _job, _tube, _src, dst, cause, actor in raw:
+        if cause == "hang" and not dst:
+            since.setdefault(actor, t / NS)
+        elif actor in since and cause != "ttr-expired":
+            out.setdefault(actor, []).append((since.pop(actor), t / NS))
+    for actor, start in since.items():
+        out.setdefault(actor, []).append((start, end))
+    return out
+
+
+Piece = tuple[int, float, float]  # (index of the span it was cut from, start, stop)
+
+
+def split_holds(spans: Sequence[tuple[float, float, str]],
+                hung: dict[str, list[tuple[float, float]]]) -> tuple[list[Piece], list[Piece]]:
+    """Cut (start, stop, holder) spans where the holder was hung: the working and hung pieces."""
+    working: list[Piece] = []
+    stuck: list[Piece] = []
+    for i, (start, stop, actor) in enumerate(spans):
+        for h0, h1 in hung.get(actor, ()):
+            a, b = max(start, h0), min(stop, h1)
+            if a < b:
+                if start < a:
+                    working.append((i, start, a))
+                stuck.append((i, a, b))
+                start = b
+        if start < stop:
+            working.append((i, start, stop))
+    return working, stuck

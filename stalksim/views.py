@@ -1,4 +1,5 @@
-"""Matplotlib views of a trace: job timeline, tube depth, worker swimlanes.
+"""Matplotlib views of a trace: job timeline, tube depth, worker swimlanes, one job's lanes
+(`job_lanes`, `crash_vs_hang`: see `stalksim._jobview`).
 
 Each view reads only a Trace (never the simulator), returns a `matplotlib.figure.Figure` built
 without pyplot (so nothing is shown twice or leaks between notebook cells), and can draw into
@@ -19,6 +20,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from stalksim import _viewutil as vu
+from stalksim._jobview import crash_vs_hang, job_lanes
 from stalksim.metrics import depth, handoffs, job_spans
 from stalksim.trace import (
     MARKS,
@@ -32,8 +34,8 @@ from stalksim.trace import (
     state_at,
 )
 
-__all__ = ["job_timeline", "tube_depth", "worker_swimlanes", "overview", "view_end",
-           "TraceIndex", "state_at"]
+__all__ = ["job_timeline", "tube_depth", "worker_swimlanes", "overview", "job_lanes",
+           "crash_vs_hang", "view_end", "TraceIndex", "state_at"]
 
 AnyTrace = Trace | list[RawEvent]
 MANY_ARROWS = 40  # above this, hand-offs are drawn as one quiver without text
@@ -48,44 +50,7 @@ def _title(tr: Trace, what: str) -> str:
 def view_end(trace: AnyTrace) -> float:
     """Where the views' time axis ends: the end of the run (`meta["until"]`, so quiet time after
     the last event shows) or the last event, whichever is later."""
-    tr = as_trace(trace)
-    return max(tr.end_time, float(tr.meta.get("until") or 0.0))
-
-
-def _hung(tr: Trace, end: float) -> dict[str, list[tuple[float, float]]]:
-    """Per worker, when it was hung: from each `hang` mark to the worker's next sign of life
-    (`wake`, `crash`, any command; losing a job to its TTR is none), or `end`."""
-    out: dict[str, list[tuple[float, float]]] = {}
-    since: dict[str, float] = {}
-    for t, _job, _tube, _src, dst, cause, actor in tr.raw:
-        if cause == "hang" and not dst:
-            since.setdefault(actor, t / NS)
-        elif actor in since and cause != "ttr-expired":
-            out.setdefault(actor, []).append((since.pop(actor), t / NS))
-    for actor, start in since.items():
-        out.setdefault(actor, []).append((start, end))
-    return out
-
-
-Piece = tuple[int, float, float]  # (index of the span it was cut from, start, stop)
-
-
-def _split(spans: Sequence[tuple[float, float, str]], hung: dict[str, list[tuple[float, float]]]
-           ) -> tuple[list[Piece], list[Piece]]:
-    """Cut (start, stop, holder) spans where the holder was hung: the working and hung pieces."""
-    working: list[Piece] = []
-    stuck: list[Piece] = []
-    for i, (start, stop, actor) in enumerate(spans):
-        for h0, h1 in hung.get(actor, ()):
-            a, b = max(start, h0), min(stop, h1)
-            if a < b:
-                if start < a:
-                    working.append((i, start, a))
-                stuck.append((i, a, b))
-                start = b
-        if start < stop:
-            working.append((i, start, stop))
-    return working, stuck
+    return vu.run_end(as_trace(trace))
 
 
 def job_timeline(trace: AnyTrace, *, jobs: Iterable[int] | None = None,
@@ -121,7 +86,8 @@ def job_timeline(trace: AnyTrace, *, jobs: Iterable[int] | None = None,
         x0.append(start)
         x1.append(stop)
         ys.append(r)
-    for state, pieces in zip(("reserved", "hung"), _split(held, _hung(tr, end)), strict=True):
+    pieces_by_state = vu.split_holds(held, vu.hung_periods(tr.raw, end))
+    for state, pieces in zip(("reserved", "hung"), pieces_by_state, strict=True):
         for i, a, b in pieces:
             cols[state][0].append(a)
             cols[state][1].append(b)
@@ -187,7 +153,7 @@ def tube_depth(trace: AnyTrace, *, tubes: Iterable[str] | None = None,
     d = depth(tr, tubes=tubes, until=end)
     names = list(dict.fromkeys(d["tube"]))
     if ax is None:
-        fig = Figure(figsize=(vu.FIG_WIDTH, min(12.0, 1.2 + 2.3 * max(1, len(names)))))
+        fig = vu.new_figure(vu.FIG_WIDTH, min(12.0, 1.2 + 2.3 * max(1, len(names))))
         axes = list(fig.subplots(max(1, len(names)), 1, sharex=True, squeeze=False)[:, 0])
         vu.fixed_margins(fig, len(axes))
     else:
@@ -241,7 +207,8 @@ def _pauses(tr: Trace, end: float) -> dict[str, list[tuple[float, float]]]:
 def worker_swimlanes(trace: AnyTrace, *, ax: Axes | None = None) -> Figure:
     """A lane per worker (in natural name order): the jobs it held, hatched while it was hung,
     crash and hang marks, and an arrow from a worker that lost a job (TTR expired / connection
-    closed) to the worker that reserved it next."""
+    closed) to the worker that reserved it next. Above the workers, a lane per tube in which a
+    job waited shows each wait (ready, waiting for a worker) as its own bar."""
     tr = as_trace(trace)
     end = view_end(tr)
     marks: dict[str, tuple[list[float], list[str]]] = {k: ([], []) for k in MARKS}
@@ -252,14 +219,21 @@ def worker_swimlanes(trace: AnyTrace, *, ax: Axes | None = None) -> Figure:
             if not dst:  # a worker mark (it may name a job)
                 marks[cause][0].append(t / NS)
                 marks[cause][1].append(actor)
-    lanes = {name: i for i, name in enumerate(sorted(names, key=vu.natural_key))}
-    fig, ax = vu.new_axes(ax, vu.FIG_WIDTH, vu.rows_height(len(lanes), 0.75))
     spans = job_spans(tr, until=end)
+    waits = [(f"tube {tube}", s, e, j, "") for j, tube, st, s, e in zip(
+        spans["job"], spans["tube"], spans["state"], spans["start"], spans["end"], strict=True)
+        if st == "ready" and e > s]
+    tube_lanes = sorted({w[0] for w in waits}, key=vu.natural_key)
+    lanes = {name: i for i, name in enumerate(
+        [*tube_lanes, *sorted(names, key=vu.natural_key)])}
+    fig, ax = vu.new_axes(ax, vu.FIG_WIDTH, vu.rows_height(len(lanes), 0.75))
+    _waits(ax, waits, lanes, len(tube_lanes))
     held = [(a, s, e, j, c) for j, st, s, e, a, c in zip(
         spans["job"], spans["state"], spans["start"], spans["end"], spans["actor"],
         spans["end_cause"], strict=True) if st == "reserved"]
     ys, heights = _slots(held, lanes)
-    working, stuck = _split([(s, e, a) for a, s, e, _j, _c in held], _hung(tr, end))
+    working, stuck = vu.split_holds([(s, e, a) for a, s, e, _j, _c in held],
+                                   vu.hung_periods(tr.raw, end))
     crowded = len(held) > 200
     vu.bars(ax, *_piece_cols(working, ys, heights), vu.STATE_COLOURS["reserved"], "reserved",
             edges=not crowded)
@@ -278,27 +252,43 @@ def worker_swimlanes(trace: AnyTrace, *, ax: Axes | None = None) -> Figure:
         vu.points(ax, k, marks[k][0], [lanes[a] + dy for a in marks[k][1]])
     causes = _arrows(ax, handoffs(tr), lanes)
 
-    vu.label_rows(ax, list(lanes), "worker")
+    vu.label_rows(ax, list(lanes), "tube / worker" if tube_lanes else "worker")
     vu.time_axis(ax, end)
     ax.set_title(_title(tr, "Worker swimlanes"), loc="left")
     arrows = [Line2D([], [], color=vu.MARKS[c]["color"], linestyle=_ARROW_STYLE[c],
-                     label=f"handed on: {vu.ARROW_LABELS[c]}") for c in causes]
-    items = vu.handles(["reserved"], [*(["deleted"] if done else []), *shown])
+                     label=f"handed on:\n{vu.ARROW_LABELS[c]}") for c in causes]
+    states = ["ready", "reserved"] if waits else ["reserved"]
+    items = vu.handles(states, [*(["deleted"] if done else []), *shown])
     if hung is not None:
-        items.insert(1, vu.hung_handle())
-    vu.legend(ax, [*items, *arrows], title="worker holds a job")
+        items.insert(len(states), vu.hung_handle())
+    vu.legend(ax, [*items, *arrows], title="where the jobs are")
     return fig
 
 
-def _piece_cols(pieces: list[Piece], ys: list[float], heights: list[float]
+def _piece_cols(pieces: list[vu.Piece], ys: list[float], heights: list[float]
                 ) -> tuple[list[float], list[float], list[float], list[float]]:
     """x0, x1, y, height columns for `vu.bars` from pieces of held spans."""
     return ([p[1] for p in pieces], [p[2] for p in pieces], [ys[p[0]] for p in pieces],
             [heights[p[0]] for p in pieces])
 
 
-def _job_labels(ax: Axes, jobs: list[int], ys: list[float], working: list[Piece],
-                stuck: list[Piece]) -> None:
+def _waits(ax: Axes, waits: list[tuple[str, float, float, int, str]], lanes: dict[str, int],
+           n_tubes: int) -> None:
+    """Ready spans as bars in their tube's lane (jobs waiting at once share it in slots), each
+    named when there are few; a line parts the tube lanes from the worker lanes."""
+    if not waits:
+        return
+    ys, heights = _slots(waits, lanes)
+    vu.bars(ax, [w[1] for w in waits], [w[2] for w in waits], ys, heights,
+            vu.STATE_COLOURS["ready"], "ready", edges=len(waits) <= 200)
+    if len(waits) <= vu.MAX_ROW_LABELS:
+        _job_labels(ax, [w[3] for w in waits], ys,
+                    [(i, w[1], w[2]) for i, w in enumerate(waits)], [], colour="black")
+    ax.axhline(n_tubes - 0.5, color="#999999", linewidth=0.8, gid="tube-lanes-end")
+
+
+def _job_labels(ax: Axes, jobs: list[int], ys: list[float], working: list[vu.Piece],
+                stuck: list[vu.Piece], colour: str = "white") -> None:
     """Name each held job on its longest piece: white on working blue, dark on hung."""
     best: dict[int, tuple[float, float, bool]] = {}
     for pieces, is_hung in ((working, False), (stuck, True)):
@@ -307,7 +297,7 @@ def _job_labels(ax: Axes, jobs: list[int], ys: list[float], working: list[Piece]
                 best[i] = (a, b, is_hung)
     for i, (a, b, is_hung) in sorted(best.items()):
         ax.text((a + b) / 2, ys[i], f"job {jobs[i]}" if len(jobs) <= 12 else str(jobs[i]),
-                ha="center", va="center", color=vu.HUNG["color"] if is_hung else "white",
+                ha="center", va="center", color=vu.HUNG["color"] if is_hung else colour,
                 fontsize="small", clip_on=True, gid="job-label",
                 bbox=_LABEL_BOX if is_hung else None)
 
@@ -377,7 +367,7 @@ def overview(trace: AnyTrace) -> Figure:
     n_tubes = max(1, len({ev[2] for ev in tr.raw if ev[1]}))
     n_jobs, n_lanes = len(tr.jobs()), len(tr.actors())
     ratios = [min(4.0, 1 + 0.5 * n_lanes), min(6.0, 1 + 0.3 * n_jobs), *[1.6] * n_tubes]
-    fig = Figure(figsize=(vu.FIG_WIDTH, min(16.0, 2 + 1.1 * sum(ratios))))
+    fig = vu.new_figure(vu.FIG_WIDTH, min(16.0, 2 + 1.1 * sum(ratios)))
     axes = fig.subplots(len(ratios), 1, sharex=True, height_ratios=ratios)
     vu.fixed_margins(fig, len(ratios))
     worker_swimlanes(tr, ax=axes[0])

@@ -154,17 +154,22 @@ def test_tube_depth_choice_of_tubes_and_axes():
 def test_swimlanes_crash_story():
     fig = views.worker_swimlanes(crash_story())
     (ax,) = fig.axes
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["w1", "w2"]
-    assert ax.get_ylabel() == "worker" and ax.get_xlabel() == "time (s)"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["tube default", "w1", "w2"]
+    assert ax.get_ylabel() == "tube / worker" and ax.get_xlabel() == "time (s)"
     assert len(one(ax, "reserved").get_paths()) == 2
-    assert [t.get_text() for t in gid(ax, "job-label")] == ["job 1", "job 1"]
+    waits = sorted((p.vertices[:, 0].min(), p.vertices[:, 0].max())
+                   for p in one(ax, "ready").get_paths())
+    assert waits == [(0.0, 1.0), (2.0, 2.5)]  # each wait in the tube's lane, its own bar
+    assert all(-0.5 < p.vertices[:, 1].mean() < 0.5 for p in one(ax, "ready").get_paths())
+    assert [t.get_text() for t in gid(ax, "job-label")] == ["job 1"] * 4
     crash = one(ax, "crash")
-    assert (list(crash.get_xdata()), list(crash.get_ydata())) == ([2.0], [0])
+    assert (list(crash.get_xdata()), list(crash.get_ydata())) == ([2.0], [1])
     arrow = one(ax, "handoff:connection-closed")
-    assert arrow.xy == (2.5, 1) and arrow.xyann == (2.0, 0)  # from w1's loss to w2's reserve
+    assert arrow.xy == (2.5, 2) and arrow.xyann == (2.0, 1)  # from w1's loss to w2's reserve
     assert [t.get_text() for t in gid(ax, "handoff-label")] == ["connection closed"]
     assert gid(ax, "handoff:ttr-expired") == [] and gid(ax, "hang") == []
-    assert legend_texts(ax) == ["reserved", "deleted", "crash", "handed on: connection closed"]
+    assert legend_texts(ax) == ["ready", "reserved", "deleted", "crash",
+                                "handed on:\nconnection closed"]
     assert png_bytes(fig).startswith(PNG_SIGNATURE)
 
 
@@ -174,9 +179,9 @@ def test_swimlanes_hang_story():
     assert n_points(ax, "not-found") == 1 and n_points(ax, "wake") == 1
     assert gid(ax, "crash") == []
     arrow = one(ax, "handoff:ttr-expired")
-    assert arrow.xyann == (6.0, 0) and arrow.xy == (6.0, 1)
+    assert arrow.xyann == (6.0, 1) and arrow.xy == (6.0, 2)  # lane 0 is the tube
     assert [t.get_text() for t in gid(ax, "handoff-label")] == ["TTR expired"]
-    assert "handed on: TTR expired" in legend_texts(ax)
+    assert "handed on:\nTTR expired" in legend_texts(ax)
     assert "hang (connection stays open)" in legend_texts(ax)
 
 
@@ -259,11 +264,11 @@ def test_swimlanes_hatch_the_hold_while_the_worker_is_hung():
     assert hung.get_hatch() and hung.get_label() == vu.HUNG["label"]
     (path,) = hung.get_paths()
     assert (path.vertices[:, 0].min(), path.vertices[:, 0].max()) == (2.0, 6.0)  # hang -> TTR
-    assert -0.5 < path.vertices[:, 1].min() < path.vertices[:, 1].max() < 0.5  # w1's lane
+    assert 0.5 < path.vertices[:, 1].min() < path.vertices[:, 1].max() < 1.5  # w1's lane
     spans = sorted((p.vertices[:, 0].min(), p.vertices[:, 0].max())
                    for p in one(ax, "reserved").get_paths())
     assert spans == [(1.0, 2.0), (6.0, 8.0)]  # working time stays solid
-    assert legend_texts(ax)[:2] == ["reserved", vu.HUNG["label"]]
+    assert legend_texts(ax)[:3] == ["ready", "reserved", vu.HUNG["label"]]
     (ax,) = views.worker_swimlanes(crash_story()).axes
     assert gid(ax, "hung") == [] and vu.HUNG["label"] not in legend_texts(ax)
 
@@ -306,5 +311,6 @@ def test_swimlanes_sort_workers_naturally():
         raw.append((j * 10**9, j, "t", "ready", "reserved", "reserve", who))
     raw.append((5 * 10**9, 0, "", "", "", "crash", "worker-10"))
     (ax,) = views.worker_swimlanes(raw).axes
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["worker-1", "worker-2", "worker-10"]
-    assert list(one(ax, "crash").get_ydata()) == [2]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "tube t", "worker-1", "worker-2", "worker-10"]
+    assert list(one(ax, "crash").get_ydata()) == [3]

@@ -20,10 +20,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from stalksim._viewutil import STATE_COLOURS
+from stalksim._viewutil import FIGURE_DPI, STATE_COLOURS
 from stalksim.trace import STATES
 
-DPI = 72
+DPI = FIGURE_DPI  # every widget figure, like every view, at >= 100 dpi (see _viewutil)
 PNG_LEVEL = 1  # zlib level: a fast encode matters more than a few KB per frame
 
 TABLE_CSS = (
@@ -36,6 +36,9 @@ TABLE_CSS = (
 
 class FigureImage:
     """A matplotlib Figure rendered into an `ipywidgets.Image`; `render()` after each change.
+
+    Rendered at `dpi` (default FIGURE_DPI), which the PNG also records (pHYs), so a browser
+    test can tell the on-screen size of its text.
 
     `animated` artists (e.g. cursors) are left out of the cached background and drawn over it
     on each `render()`; call `invalidate()` after changing anything else in the figure.
@@ -84,7 +87,7 @@ class FigureImage:
             size = (int(renderer.width), int(renderer.height))
             picture = Image.frombuffer("RGBA", size, rgba, "raw", "RGBA", 0, 1).convert("RGB")
         buf = io.BytesIO()
-        picture.save(buf, format="png", compress_level=PNG_LEVEL)
+        picture.save(buf, format="png", compress_level=PNG_LEVEL, dpi=(self.dpi, self.dpi))
         self.image.value = buf.getvalue()
 
     @contextmanager
