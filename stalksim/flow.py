@@ -4,12 +4,10 @@
     f = fork("hung-consumer", seed=0, faults=[{"worker": "worker-2", "kind": "crash", "at": 6}])
     f.summary_line(fork("hung-consumer", seed=0))           # what the crash changed
 
-Places are strings: `producer:<name>`, `ready:<tube>`, `delayed:<tube>`, `buried:<tube>`,
-`worker:<name>` (the job is reserved by it) and `deleted`. Each job transition of the trace is
-one step: a token moves `from` -> `to`, styled by its `cause`. A trace does not carry priorities
-or TTRs; a `JobBook` attached to a Simulation records them (ready is then sorted by priority,
-then id, as beanstalkd hands jobs out). Without one, ready is in id order and a TTR is known
-only where it ran out. Standard library only (no matplotlib).
+Places: `producer:<name>`, `ready:<tube>`, `delayed:<tube>`, `buried:<tube>`, `worker:<name>`
+(reserved by it), `deleted`. Each job transition is one step `from` -> `to` with its `cause`.
+Priorities and TTRs come from a `JobBook` (a trace lacks them): without one, ready is in id
+order and a TTR is known only where it ran out. Standard library only.
 """
 
 from __future__ import annotations
@@ -241,26 +239,20 @@ def moments(steps: list[dict[str, Any]], holds: list[dict[str, Any]],
 
 
 def _mark_caption(m: dict[str, Any], hold: dict[str, Any] | None) -> str:
-    who, job = m["actor"], m["job"]
+    who, job, tube = m["actor"], m["job"], m["tube"]
     holding = f" holding job {job}" if job else ""
-    if m["kind"] == "crash":
-        return f"{who} crashes{holding}: its connection closes"
-    if m["kind"] == "hang":
-        until = ""
-        if hold is not None and hold["deadline"] is not None:
-            until = f" until its TTR runs out at {secs(hold['deadline'])}"
-        return (f"{who} hangs{holding}, its connection still open: the job stays reserved "
-                f"to it{until}" if job else f"{who} hangs, its connection still open")
-    if m["kind"] == "wake":
-        return f"{who} wakes up" + (f" and finishes job {job}" if job else "")
-    if m["kind"] == "not-found":
-        return f"{who}'s command on job {job} gets NOT_FOUND: the job is no longer its own"
-    if m["kind"] == "deadline-soon":
-        return f"{who}'s reserve gets DEADLINE_SOON: a job it holds has under 1 s of TTR left"
-    if m["kind"] in ("pause", "pause-ended"):
-        return f"tube {m['tube']} is paused" if m["kind"] == "pause" else (
-            f"the pause of tube {m['tube']} ends")
-    return ""
+    until = (f" until its TTR runs out at {secs(hold['deadline'])}"
+             if hold is not None and hold["deadline"] is not None else "")
+    return {
+        "crash": f"{who} crashes{holding}: its connection closes",
+        "hang": f"{who} hangs{holding}, its connection still open" + (
+            f": the job stays reserved to it{until}" if job else ""),
+        "wake": f"{who} wakes up" + (f" and finishes job {job}" if job else ""),
+        "not-found": f"{who}'s command on job {job} gets NOT_FOUND: the job is no longer its own",
+        "deadline-soon": f"{who}'s reserve gets DEADLINE_SOON: a job it holds has under 1 s "
+                         f"of TTR left",
+        "pause": f"tube {tube} is paused", "pause-ended": f"the pause of tube {tube} ends",
+    }.get(m["kind"], "")
 
 
 def _moment_caption(s: dict[str, Any], holds: list[dict[str, Any]]) -> str:

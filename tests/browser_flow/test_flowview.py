@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser import lab
+from tests.browser import driver, lab
 from tests.browser_flow.conftest import FIXTURES
 
 pytestmark = pytest.mark.browser
@@ -70,16 +71,20 @@ def report(name: str, values: dict[str, Any]) -> None:
     print(name, values)
 
 
-def open_views(jupyterlab: lab.JupyterLab, page: Any) -> lab.NotebookRun:
-    """Open the fixture notebook, run it, and wait until both views have drawn their tokens."""
-    run = lab.NotebookRun(jupyterlab, page, NOTEBOOK)
-    run.open()
-    run.run_all()
-    page.wait_for_function(
-        "() => document.querySelectorAll('.fv-root svg[data-panel=base] .fv-worker').length == 4",
-        polling=100, timeout=60_000)
-    assert not page.stalk_page_errors, page.stalk_page_errors
-    return run
+@pytest.fixture
+def views(jupyterlab: lab.JupyterLab, page: Any) -> Iterator[Any]:
+    """The page with the fixture notebook run and both views drawn; its kernel shut after."""
+    run = driver.NotebookRun(jupyterlab, page, NOTEBOOK)
+    try:
+        run.open()
+        run.run_all()
+        page.wait_for_function(
+            "() => document.querySelectorAll('.fv-root svg[data-panel=base] .fv-worker')"
+            ".length == 4", polling=100, timeout=60_000)
+        assert not page.stalk_page_errors, page.stalk_page_errors
+        yield page
+    finally:
+        run.close()
 
 
 def view(page: Any, i: int) -> Any:
@@ -105,97 +110,88 @@ def screenshot(page: Any, i: int, t: float, name: str) -> None:
 
 
 @pytest.mark.timeout(300)
-def test_hang_plays_in_true_time_and_hands_job_3_on_after_the_ttr(
-        jupyterlab: lab.JupyterLab, page: Any) -> None:
-    run = open_views(jupyterlab, page)
-    try:
-        hang = view(page, HANG)
-        assert hang.locator("svg[data-panel=base] .fv-worker").count() == 2
-        assert "hung-consumer" in hang.locator(".fv-title").text_content()
-        hang.locator(".fv-speed").select_option("4")
-        m = page.evaluate(JS_PLAY_FOR, [HANG, 1500])
-        rate = (m["t1"] - m["t0"]) / m["wall"]
-        report("play-4x-hung-consumer", {"wall_s": round(m["wall"], 3), "virtual_s": round(
-            m["t1"] - m["t0"], 3), "ratio": round(rate, 3), "fps": round(fps(m["frames"]), 1)})
-        assert rate == pytest.approx(4.0, rel=0.10)
-        page.wait_for_function(
-            "() => +document.querySelectorAll('.fv-root')[1].dataset.time >= 7.9",
-            polling=50, timeout=10_000)
-        hang.locator(".fv-play").click()  # pause
-        page.wait_for_timeout(SETTLE_MS)
-        assert 7.9 <= shown_time(page, HANG) < 9.0  # job 3 is deleted at 9 s
-        assert_at_worker_2(page, HANG)
-        for t in (3.6, 6.5, 7.5):
-            screenshot(page, HANG, t, "hung-consumer")
-        page.evaluate("() => document.querySelectorAll('.fv-root')[1].__flow.seek(6.5)")
-        page.wait_for_timeout(SETTLE_MS)
-        box = hang.locator('.fv-worker[data-worker="worker-1"]')
-        assert box.get_attribute("data-status") == "hung"
-        assert "DEADLINE_SOON" in box.locator(".fv-countdown").text_content()
-        assert page.evaluate(JS_TOKEN, [HANG, 3])["place"] == "worker:worker-1"
-        assert not page.stalk_page_errors and not page.stalk_blocked
-    finally:
-        run.close()
+def test_hang_plays_in_true_time_and_hands_job_3_on_after_the_ttr(views: Any) -> None:
+    page = views
+    hang = view(page, HANG)
+    assert hang.locator("svg[data-panel=base] .fv-worker").count() == 2
+    assert "hung-consumer" in hang.locator(".fv-title").text_content()
+    hang.locator(".fv-speed").select_option("4")
+    m = page.evaluate(JS_PLAY_FOR, [HANG, 1500])
+    rate = (m["t1"] - m["t0"]) / m["wall"]
+    report("play-4x-hung-consumer", {"wall_s": round(m["wall"], 3), "virtual_s": round(
+        m["t1"] - m["t0"], 3), "ratio": round(rate, 3), "fps": round(fps(m["frames"]), 1)})
+    assert rate == pytest.approx(4.0, rel=0.10)
+    page.wait_for_function(
+        "() => +document.querySelectorAll('.fv-root')[1].dataset.time >= 7.9",
+        polling=50, timeout=10_000)
+    hang.locator(".fv-play").click()  # pause
+    page.wait_for_timeout(SETTLE_MS)
+    assert 7.9 <= shown_time(page, HANG) < 9.0  # job 3 is deleted at 9 s
+    assert_at_worker_2(page, HANG)
+    for t in (3.6, 6.5, 7.5):
+        screenshot(page, HANG, t, "hung-consumer")
+    page.evaluate("() => document.querySelectorAll('.fv-root')[1].__flow.seek(6.5)")
+    page.wait_for_timeout(SETTLE_MS)
+    box = hang.locator('.fv-worker[data-worker="worker-1"]')
+    assert box.get_attribute("data-status") == "hung"
+    assert "DEADLINE_SOON" in box.locator(".fv-countdown").text_content()
+    assert page.evaluate(JS_TOKEN, [HANG, 3])["place"] == "worker:worker-1"
+    assert not page.stalk_page_errors and not page.stalk_blocked
 
 
 @pytest.mark.timeout(300)
-def test_keyboard_steps_and_plays_and_the_crash_hands_job_3_on_at_once(
-        jupyterlab: lab.JupyterLab, page: Any) -> None:
-    run = open_views(jupyterlab, page)
-    try:
-        crash = view(page, CRASH)
-        crash.focus()
-        seen = []
-        for _ in range(5):
-            page.keyboard.press("ArrowRight")
-            seen.append(shown_time(page, CRASH))
-        assert seen == [1.0, 2.0, 3.0, 3.5, 5.0]
-        page.keyboard.press("ArrowLeft")
-        assert shown_time(page, CRASH) == 3.5
-        caption = crash.locator(".fv-caption").inner_text()
-        assert "worker-1's connection closed: job 3 is ready again at once" in caption
-        page.wait_for_timeout(SETTLE_MS)
-        assert page.evaluate(JS_TOKEN, [CRASH, 3])["place"] == "ready:orders"
+def test_keyboard_steps_and_plays_and_the_crash_hands_job_3_on_at_once(views: Any) -> None:
+    page = views
+    crash = view(page, CRASH)
+    crash.focus()
+    seen = []
+    for _ in range(5):
         page.keyboard.press("ArrowRight")
-        page.wait_for_timeout(SETTLE_MS)
-        assert_at_worker_2(page, CRASH)
-        page.keyboard.press(" ")
-        assert crash.locator(".fv-play").get_attribute("aria-label") == "pause"
-        page.wait_for_timeout(400)
-        page.keyboard.press(" ")
-        assert crash.locator(".fv-play").get_attribute("aria-label") == "play"
-        assert shown_time(page, CRASH) > 5.2
-        for t in (3.0, 3.6, 5.5):
-            screenshot(page, CRASH, t, "crashed-consumer")
-    finally:
-        run.close()
+        seen.append(shown_time(page, CRASH))
+    assert seen == [1.0, 2.0, 3.0, 3.5, 5.0]
+    page.keyboard.press("ArrowLeft")
+    assert shown_time(page, CRASH) == 3.5
+    caption = crash.locator(".fv-caption").inner_text()
+    assert "worker-1's connection closed: job 3 is ready again at once" in caption
+    page.wait_for_timeout(SETTLE_MS)
+    assert page.evaluate(JS_TOKEN, [CRASH, 3])["place"] == "ready:orders"
+    page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(SETTLE_MS)
+    assert_at_worker_2(page, CRASH)
+    page.keyboard.press(" ")
+    assert crash.locator(".fv-play").get_attribute("aria-label") == "pause"
+    page.wait_for_timeout(400)
+    page.keyboard.press(" ")
+    assert crash.locator(".fv-play").get_attribute("aria-label") == "play"
+    assert shown_time(page, CRASH) > 5.2
+    for t in (3.0, 3.6, 5.5):
+        screenshot(page, CRASH, t, "crashed-consumer")
 
 
 @pytest.mark.timeout(300)
 def test_click_on_a_worker_forks_the_run_and_axe_finds_no_serious_violation(
-        jupyterlab: lab.JupyterLab, page: Any, axe_script: Path) -> None:
-    run = open_views(jupyterlab, page)
-    try:
-        crash = view(page, CRASH)
-        for _ in range(5):
-            crash.locator(".fv-next").click()
-        assert shown_time(page, CRASH) == 5.0
-        assert crash.locator(".fv-summary").inner_text() == ""
-        crash.locator('svg[data-panel=base] .fv-worker[data-worker="worker-2"]').click()
-        crash.locator(".fv-fault-crash").click()
-        page.wait_for_function(
-            "() => /re-deliveries/.test(document.querySelector('.fv-root .fv-summary')"
-            ".textContent)", polling=100, timeout=30_000)
-        line = crash.locator(".fv-summary").inner_text()
-        assert re.match(r"worker-2 crashes at 5 s: re-deliveries \d+ → \d+, duplicate work", line)
-        assert crash.locator("svg[data-panel=fork]").count() == 1
-        assert "stalksim.flow.fork('crashed-consumer'" in crash.locator(".fv-spec").inner_text()
-        page.add_script_tag(path=str(axe_script))
-        result = page.evaluate(
-            "async () => (await axe.run('.fv-root', {resultTypes: ['violations']})).violations"
-            ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help}))")
-        report("axe", {"violations": result})
-        serious = [v for v in result if v["impact"] in ("serious", "critical")]
-        assert not serious, serious
-    finally:
-        run.close()
+        views: Any, axe_script: Path) -> None:
+    page = views
+    crash = view(page, CRASH)
+    for _ in range(5):
+        crash.locator(".fv-next").click()
+    assert shown_time(page, CRASH) == 5.0
+    assert crash.locator(".fv-summary").inner_text() == ""
+    crash.locator('svg[data-panel=base] .fv-worker[data-worker="worker-2"]').click()
+    crash.locator(".fv-fault-crash").click()
+    page.wait_for_function(
+        "() => /re-deliveries/.test(document.querySelector('.fv-root .fv-summary')"
+        ".textContent)", polling=100, timeout=30_000)
+    line = crash.locator(".fv-summary").inner_text()
+    assert re.match(r"worker-2 crashes at 5 s: re-deliveries \d+ → \d+, duplicate work", line)
+    assert crash.locator("svg[data-panel=fork]").count() == 1
+    assert "stalksim.flow.fork('crashed-consumer'" in crash.locator(".fv-spec").inner_text()
+    page.wait_for_timeout(SETTLE_MS)
+    crash.screenshot(path=str(ARTIFACTS / "crashed-consumer-fork-worker-2-crash-5s.png"))
+    page.add_script_tag(path=str(axe_script))
+    result = page.evaluate(
+        "async () => (await axe.run('.fv-root', {resultTypes: ['violations']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help}))")
+    report("axe", {"violations": result})
+    serious = [v for v in result if v["impact"] in ("serious", "critical")]
+    assert not serious, serious
