@@ -45,27 +45,30 @@ class Clock:
     """Virtual nanoseconds from the monotonic clock, `speed` times faster (never past
     MAX_TIME: the server stops before that, see `serve`)."""
 
-    def __init__(self, speed: float = 1.0) -> None:
+    def __init__(self, speed: float = 1.0, start: int = 0) -> None:
         if not MIN_SPEED <= speed <= MAX_SPEED:  # also refuses nan
             raise ValueError(f"speed must be from {MIN_SPEED:g} to {MAX_SPEED:g}, not {speed!r}")
+        if not 0 <= start < MAX_TIME:
+            raise ValueError(f"start must be from 0 to {MAX_TIME} ns, not {start!r}")
         self.speed = speed
+        self.start = start  # virtual time at wall0 (0 but in tests of the time limit)
         self.wall0 = time.monotonic_ns()
 
     def now(self) -> int:
-        v = int((time.monotonic_ns() - self.wall0) * self.speed)
+        v = self.start + int((time.monotonic_ns() - self.wall0) * self.speed)
         return v if v < MAX_TIME else MAX_TIME
 
     def wall(self, virtual_ns: int) -> float:
         """The loop time (monotonic seconds) at which virtual time reaches `virtual_ns`."""
-        return (self.wall0 + math.ceil(virtual_ns / self.speed)) / 1e9
+        return (self.wall0 + math.ceil((virtual_ns - self.start) / self.speed)) / 1e9
 
 
 class WireServer:
     """The core, the clock, the timer and the open connections of one `stalksim serve`."""
 
     def __init__(self, max_job_size: int = 65535, speed: float = 1.0, verbose: int = 0,
-                 trace: bool = False) -> None:
-        self.clock = Clock(speed)
+                 trace: bool = False, start: int = 0) -> None:
+        self.clock = Clock(speed, start)
         self.core = Server(max_job_size=max_job_size, now=self.clock.now(),
                            trace=[] if trace else None)
         self.core.info = host_info()
@@ -265,10 +268,10 @@ class StartError(Exception):
         self.code = code
 
 
-async def serve(opts: ServeOptions) -> None:
+async def serve(opts: ServeOptions, start: int = 0) -> None:
     """Run until SIGTERM or SIGINT; raise StartError if the server cannot start or its
-    virtual time reaches MAX_TIME."""
-    srv = WireServer(opts.max_job_size, opts.speed, opts.verbose, trace=bool(opts.trace))
+    virtual time (starting at `start` ns) reaches MAX_TIME."""
+    srv = WireServer(opts.max_job_size, opts.speed, opts.verbose, bool(opts.trace), start)
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_LoopErrors())
     stop = asyncio.Event()
