@@ -13,6 +13,7 @@ order and a TTR is known only where it ran out. Standard library only.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -161,11 +162,17 @@ def layout(trace: Trace | list[RawEvent], book: JobBook | None = None,
         "version": LAYOUT_VERSION, "title": title or _title(tr.meta), "end": end,
         "scenario": tr.meta.get("scenario"), "seed": tr.meta.get("seed"), "params": params,
         "faults": tr.meta.get("faults", []), "priorities_known": bool(book.pris or book.known),
-        "producers": list(producers), "tubes": list(tubes), "workers": list(workers),
+        "producers": list(producers), "tubes": list(tubes),
+        "workers": sorted(workers, key=_natural),
         "steps": steps, "holds": holds, "hangs": hangs, "marks": marks,
         "crashes": [{"worker": m["actor"], "t": m["t"]} for m in marks if m["kind"] == "crash"],
         "moments": moments(steps, holds, marks),
     }
+
+
+def _natural(name: str) -> tuple[Any, ...]:
+    """worker-2 before worker-10: digit runs compare as numbers."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", name))
 
 
 def _title(meta: dict[str, Any]) -> str:

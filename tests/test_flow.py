@@ -170,6 +170,13 @@ def test_layout_of_a_trace_read_back_from_json_lines(tmp_path: Path) -> None:
         "crashed-consumer")["steps"]]
 
 
+def test_workers_are_in_natural_order_not_first_appearance() -> None:
+    f = fork("many-workers", until=30.0)
+    assert [a for a in f.trace.actors() if a.startswith("worker")] != [
+        "worker-1", "worker-2", "worker-3", "worker-4"]  # worker-4 reserves before worker-3
+    assert f.layout()["workers"] == ["worker-1", "worker-2", "worker-3", "worker-4"]
+
+
 def update() -> None:
     for name in RUNS:
         golden_path(name).write_text(json.dumps(flow_layout(name), indent=1) + "\n")
