@@ -282,9 +282,9 @@ async def serve(opts: ServeOptions, start: int = 0) -> None:
     try:
         server = await loop.create_server(lambda: Connection(srv), opts.addr, opts.port,
                                           reuse_address=True, backlog=1024)
-    except OSError as e:  # beanstalkd exits 111 when make_server_socket() fails
-        raise StartError(f"cannot listen on {opts.addr}:{opts.port}: {e.strerror or e}",
-                         111) from None
+    except (OSError, OverflowError) as e:  # beanstalkd exits 111 if it cannot listen
+        why = getattr(e, "strerror", None) or e
+        raise StartError(f"cannot listen on {opts.addr}:{opts.port}: {why}", 111) from None
     srv.log(f"stalksim serve: listening on {opts.addr}:{opts.port}")
 
     def out_of_time() -> None:
