@@ -57,32 +57,32 @@ def _said(value: Any, right: float) -> str:
     return f"at t={t:g} `w1` still holds the job (it is reserved)"
 
 
-def _crash_hint(c: float | None, hang: float) -> str:
-    if c is None:
+def _story_hint(t: float | None, mistakes: list[tuple[float, str]], otherwise: str) -> str:
+    """The hint for a known mistake (a time near one of `mistakes`), else `otherwise`."""
+    if t is None:
         return "write each time as a number of seconds, e.g. 3.5."
-    if _near(c, 12 + 30):
-        return ("a crash does not start a TTR countdown: the TTR started at the reserve, and "
-                "a closed connection returns its jobs at once.")
-    if _near(c, hang):
-        return ("a crash closes the connection, and beanstalkd returns the jobs of a closed "
-                "connection at once, without waiting for the TTR.")
-    return "when the connection closes, the job is ready again at that very moment."
+    return next((hint for value, hint in mistakes if _near(t, value)), otherwise)
+
+
+def _crash_hint(c: float | None, hang: float) -> str:
+    return _story_hint(c, [
+        (12 + 30, "a crash does not start a TTR countdown: the TTR started at the reserve, and "
+                  "a closed connection returns its jobs at once."),
+        (hang, "a crash closes the connection, and beanstalkd returns the jobs of a closed "
+               "connection at once, without waiting for the TTR.")],
+        "when the connection closes, the job is ready again at that very moment.")
 
 
 def _hang_hint(h: float | None, crash: float) -> str:
-    if h is None:
-        return "write each time as a number of seconds, e.g. 3.5."
-    if _near(h, 12 + 30):
-        return ("the TTR counts from the reserve, not from the moment the worker hung: when "
-                "was the job reserved?")
-    if _near(h, 30):
-        return ("the TTR is a duration counted from the reserve, not a time on the clock: "
-                "add it to the time of the reserve.")
-    if _near(h, crash):
-        return ("a hung worker's connection stays open, so the server cannot tell it hung; "
-                "it takes the job back only when the TTR runs out.")
-    return ("a hung worker is not stuck with the job for ever: the server takes it back when "
-            "the TTR, counted from the reserve, runs out.")
+    return _story_hint(h, [
+        (12 + 30, "the TTR counts from the reserve, not from the moment the worker hung: when "
+                  "was the job reserved?"),
+        (30, "the TTR is a duration counted from the reserve, not a time on the clock: add it "
+             "to the time of the reserve."),
+        (crash, "a hung worker's connection stays open, so the server cannot tell it hung; it "
+                "takes the job back only when the TTR runs out.")],
+        "a hung worker is not stuck with the job for ever: the server takes it back when the "
+        "TTR, counted from the reserve, runs out.")
 
 
 def check_crash_vs_hang(answer: Any) -> Feedback:
