@@ -90,9 +90,10 @@ def guard(max_steps: int = MAX_STEPS, seconds: float = MAX_SECONDS) -> Iterator[
 
 
 _HINTS: list[tuple[type[BaseException], str]] = [
-    (greenstalk.NotFoundError, "NOT_FOUND means this connection no longer holds that job: it "
-     "was already deleted, released or buried (a job can be given back only once per "
-     "reservation), or its TTR ran out and the server took it back."),
+    (greenstalk.NotFoundError, "NOT_FOUND: release, bury and touch need a job this "
+     "connection still holds, and it no longer holds that job (it was already deleted, "
+     "released or buried, or its TTR ran out); delete fails only when the job is gone or "
+     "another connection has reserved it."),
     (greenstalk.DeadlineSoonError, "DEADLINE_SOON: you still hold a job whose TTR is about to "
      "run out; finish it (delete/release/bury/touch) before reserving another."),
     (greenstalk.TimedOutError, "TIMED_OUT: reserve(timeout=...) found no job in time; catch "
