@@ -73,7 +73,7 @@ class _Now:
                 self.marks += [(a, np.asarray(a.get_xdata(), float),
                                 np.asarray(a.get_ydata(), float)) for a in lines]
         last: Axes = fig.axes[-1]
-        self.clock = last.text(0.0, 0.0, "", transform=last.get_xaxis_transform(),
+        self.clock = last.text(0.0, -0.02, "", transform=last.get_xaxis_transform(),
                                ha="center", va="top", color="white", fontweight="bold",
                                fontsize=vu.LEGEND_PT, zorder=11, gid="cursor-label",
                                bbox={"boxstyle": "round,pad=0.25", "fc": vu.CURSOR,
