@@ -53,7 +53,7 @@ def make_control(name: str, spec: Any, default: Any, label: str | None = None
 
 #: A control is its label (about this many px per character) plus a slider this wide; rows
 #: wrap, so controls never squeeze or run off the output area.
-CHAR_PX, SLIDER_PX = 8, 200
+CHAR_PX, SLIDER_PX = 8, 280
 
 
 def _control_layout(label: str) -> widgets.Layout:
@@ -109,12 +109,13 @@ class ScenarioExplorer(widgets.VBox):
                 self.controls[key] = w
                 w.observe(lambda _c: self.rerun(), names="value")
         self.figure = FigureImage()
+        self.figure.image.layout.margin = "0"  # no margin beyond its max width of 100%
         self.numbers = widgets.HTML()
         self.title = widgets.HTML()
         self.runs = 0
         self.result: Result | None = None
         super().__init__([self.title, _wrap_row(list(self.controls.values())),
-                          _wrap_row([self.figure.image]), self.numbers],
+                          self.figure.image, self.numbers],
                          layout=widgets.Layout(width="100%"))
         self.rerun()
 
