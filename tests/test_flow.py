@@ -13,7 +13,8 @@ import pytest
 
 import stalksim
 import stalksim.flow
-from stalksim.flow import Fault, Fork, fork, fork_of, layout, narration, snapshot
+from stalksim.flow import layout, narration, snapshot
+from stalksim.forks import Fault, Fork, fork, fork_of
 from stalksim.scenarios import PRIORITIES, run_scenario
 from stalksim.simulation import Simulation
 from stalksim.trace import Trace

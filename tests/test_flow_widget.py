@@ -33,7 +33,7 @@ def test_click_on_a_worker_forks_the_run() -> None:
     assert view.fork_data["faults"] == [{"worker": "worker-2", "kind": "crash", "at": 6.0}]
     assert view.fork_data["crashes"] == [{"worker": "worker-1", "t": 3.5},
                                          {"worker": "worker-2", "t": 6.0}]
-    assert view.fork_spec.startswith("stalksim.flow.fork('crashed-consumer', seed=0")
+    assert view.fork_spec.startswith("stalksim.forks.fork('crashed-consumer', seed=0")
     view._on_msg(view, {"type": "fork", "worker": "nobody", "kind": "crash", "at": 1.0}, [])
     assert view.summary.startswith("no fork: 'crashed-consumer' has no worker 'nobody'")
 

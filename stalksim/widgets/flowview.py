@@ -6,7 +6,7 @@ tubes and workers from a layout sent once (`stalksim.flow.layout`), in time-true
     view = FlowView(sim); ...; view.refresh()          # a Simulation driven by hand
 
 Pause, click a worker and choose crash, hang or slow: Python re-runs the scenario with that
-fault (`stalksim.flow.fork`) and the view shows the new run under the old, with a summary line.
+fault (`stalksim.forks.fork`) and the view shows the new run under the old, with a summary line.
 The JavaScript ships in the package (stalksim/widgets/static); nothing is fetched at run time.
 """
 
@@ -20,7 +20,8 @@ import anywidget
 import traitlets
 
 from stalksim import _viewutil as vu
-from stalksim.flow import Fault, Fork, JobBook, fork, fork_of, layout
+from stalksim.flow import JobBook, layout
+from stalksim.forks import Fault, Fork, fork, fork_of
 from stalksim.scenarios import SCENARIOS, Result
 from stalksim.simulation import Simulation
 from stalksim.trace import RawEvent, Trace, as_trace

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import time
 
-from stalksim.flow import fork, layout
+from stalksim.flow import layout
+from stalksim.forks import fork
 from tests.browser import lab
 from tests.browser_flow.standalone import open_view
 from tests.browser_flow.test_flowview import JS_PLAY_FOR, fps
