@@ -14,7 +14,7 @@ def test_quick_benchmark_writes_a_table_with_every_workload(tmp_path, capsys):
     out = tmp_path / "perf.md"
     assert main(["--quick", "--out", str(out)]) == 0
     text = out.read_text()
-    for n in range(1, 8):
+    for n in range(1, 9):
         assert f"\n| {n} | " in text
     assert "Erlang C" in text
     assert "| # | workload |" in capsys.readouterr().out
