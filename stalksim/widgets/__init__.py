@@ -2,17 +2,31 @@
 
 - `ServerPanel(sim)`: put / reserve / delete / release / bury / kick / advance time by hand,
   and crash, hang or wake a client.
-- `TimeControl(trace)`: Play, slider and step buttons through a run, forwards and backwards.
+- `TimeControl(trace)`: Play in true time (0.5-4x), step event to event, forwards and
+  backwards; several traces on one clock (`TimeControl([crash.trace, hang.trace])`).
+- `FlowView(run)`: jobs moving as tokens between producers, tubes and workers, in time-true
+  playback with narration; click a worker to crash, hang or slow it and see the new future
+  (anywidget, imported when first used).
 - `ScenarioExplorer(name, **controls)`: re-run a scenario as its parameters change.
 - `side_by_side(a, b)`: two traces in one figure (simulated beside live).
 - `snapshot(sim)`: the simulated server's tubes and connections as an HTML table, connections
   named after the variables that hold their clients.
 """
 
+from typing import Any
+
 from stalksim.widgets._render import FigureImage
 from stalksim.widgets.explorer import ScenarioExplorer, side_by_side
 from stalksim.widgets.panel import ServerPanel, snapshot
 from stalksim.widgets.timecontrol import TimeControl
 
-__all__ = ["FigureImage", "ScenarioExplorer", "ServerPanel", "TimeControl", "side_by_side",
-           "snapshot"]
+__all__ = ["FigureImage", "FlowView", "ScenarioExplorer", "ServerPanel", "TimeControl",
+           "side_by_side", "snapshot"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FlowView":
+        from stalksim.widgets.flowview import FlowView
+
+        return FlowView
+    raise AttributeError(f"module 'stalksim.widgets' has no attribute {name!r}")

@@ -9,6 +9,7 @@ from typing import Any
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
+from stalksim import _viewutil as vu
 from stalksim import views
 from stalksim._viewutil import fixed_margins, time_axis
 from stalksim.scenarios import Result, find, run_scenario
@@ -164,7 +165,7 @@ def side_by_side(left: Trace, right: Trace, *, view: str = "swimlanes",
                  titles: tuple[str, str] = ("simulated", "live")) -> Figure:
     """Two traces in one figure, one above the other on the same time axis."""
     draw = VIEWS[view]
-    fig = Figure(figsize=(11.0, 6.5))
+    fig = vu.new_figure(vu.FIG_WIDTH, 6.5)
     axes = fig.subplots(2, 1, sharex=True)
     fixed_margins(fig, 2, gap=0.8)
     for ax, trace, title in zip(axes, (left, right), titles, strict=True):
