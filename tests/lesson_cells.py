@@ -1,7 +1,7 @@
 """Run a lesson's code cells in this process, on the simulator or on a real beanstalkd.
 
 A lesson's statements about beanstalkd are tagged cells (`claim:<id>`); docs/claims.md lists
-them. `run_lesson(path, backend)` executes every code cell that neither draws (`plot`,
+them. `run_lesson(path, backend)` executes every code cell that neither draws (`plot`, `flow`,
 `widgets`) nor needs the simulator's insides (`sim-only`, `exercise`), in order, in one
 namespace, and returns what each printed or evaluated to. On the real leg `stalksim.Simulation`
 is a `stalksim.live.LiveSession` on a fresh beanstalkd, so the very same cells talk to the real
@@ -25,7 +25,7 @@ import stalksim
 from stalksim.live.session import LiveSession
 from tests.realserver import RealBeanstalkd
 
-SKIP = {"plot", "widgets", "sim-only", "exercise"}
+SKIP = {"plot", "widgets", "flow", "sim-only", "exercise"}
 PLAIN = (str, int, float, bool, list, tuple, dict, set)
 
 
