@@ -10,6 +10,7 @@ Bad arguments print one line on stderr and exit non-zero; no tracebacks.
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import os
 import re
@@ -222,8 +223,8 @@ def parse_serve_args(argv: Sequence[str]) -> ServeOptions:
 
 
 def _serve(argv: list[str]) -> int:
-    try:
-        from stalksim import wire
+    try:  # sys.modules first (as `import stalksim.wire` does), so tests can stand in for it
+        wire = importlib.import_module("stalksim.wire")
     except ImportError:
         return _fail("'serve' needs stalksim.wire, which this installation does not have", 2)
     return int(wire.serve_main(argv) or 0)

@@ -65,7 +65,7 @@ class Simulation:
     """A simulated beanstalkd 1.12 with a virtual clock that starts at 0.0 s.
 
     Several clients share one simulated server; two simulations never share state.
-    `trace=True` keeps every job transition in memory (about 200 bytes each); `trace=N` keeps
+    `trace=True` keeps every job transition in memory (about 120 bytes each); `trace=N` keeps
     only the latest N (a ring: memory stays bounded however long it runs); `trace=False` none.
     """
 

@@ -9,7 +9,7 @@ later through `conn.on_reply(job, word)`.
 
 from __future__ import annotations
 
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 from itertools import count
 
 from stalksim import replies as R
@@ -251,13 +251,19 @@ class State:
         t = job.tube
         if state == READY:
             self._take_ready(job)
+            _compact(t.ready, t.ready_n)
         elif state == DELAYED:
             job.entry = None
             t.delayed_n -= 1
+            _compact(t.delayed, t.delayed_n)
         elif state == BURIED:
             job.entry = None
             t.buried_n -= 1
             self.buried_n -= 1
+            if len(t.buried) > 64 and len(t.buried) > 2 * t.buried_n:
+                live = [e for e in t.buried if e[0].entry is e]
+                t.buried.clear()
+                t.buried.extend(live)
 
     def _reserve(self, c: Conn, job: Job, cause: str) -> None:
         src = job.state
@@ -405,6 +411,14 @@ class State:
 
     def _conn_ready(self, c: Conn) -> bool:
         return any(t.ready_n for t in c.watch)
+
+
+def _compact(heap: list, live: int) -> None:
+    """Drop a lazy heap's stale entries once they outnumber the live ones (jobs deleted or
+    kicked out of the middle would otherwise stay referenced until they reach the top)."""
+    if len(heap) > 64 and len(heap) > 2 * live:
+        heap[:] = [e for e in heap if e[2].entry is e]
+        heapify(heap)
 
 
 def _top(heap: list) -> tuple:
