@@ -102,3 +102,20 @@ def test_the_same_seed_gives_the_same_trace():
     one = run_scenario("many-workers", seed=4, until=30).trace
     two = run_scenario("many-workers", seed=4, until=30).trace
     assert list(one) == list(two) and len(one) > 50
+
+
+def test_deleted_ready_jobs_are_not_kept_alive() -> None:
+    """Deleting ready (or kicking delayed) jobs from the middle of a tube leaves stale heap
+    entries; they are dropped once they outnumber the live ones, and the order is kept."""
+    sim = stalksim.Simulation(trace=False)
+    c = sim.client(encoding=None)
+    keep = [c.put(b"k", priority=p) for p in (5, 1, 3)]
+    for _ in range(10_000):
+        c.delete(c.put(b"x", priority=2))
+    delayed = [c.put(b"d", delay=60) for _ in range(500)]
+    for id in delayed[:-1]:
+        c.kick_job(id)
+        c.delete(id)
+    tube = sim.server.tube_by_name["default"]
+    assert len(tube.ready) <= 2 * tube.ready_n + 65 and len(tube.delayed) <= 66
+    assert [c.reserve(timeout=0).id for _ in keep] == [keep[1], keep[2], keep[0]]
