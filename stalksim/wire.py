@@ -229,6 +229,11 @@ class Connection(asyncio.Protocol):
         if not self.session.closed:
             self.session.close(srv.clock.now())
         srv.log(f"{self.session.conn.name} closed")
+        # break the session -> self._pump -> self cycle and drop unsent replies now: left to
+        # the cyclic collector, the buffers of stalled connections piled up (RSS grew ~13 MB
+        # for every 70 clients that flooded and reset)
+        self.session.on_output = self.session.log = None
+        self.session.out = bytearray()
         srv.rearm()
 
 
