@@ -106,10 +106,42 @@ JS_RUN_FINISHED = """
 }
 """
 
+# Mark each output that holds a widget view (data-stalk-widget), whatever renders it:
+# ipywidgets' own views carry .jupyter-widgets, an anywidget view (e.g. FlowView) does not.
+JS_MARK_WIDGET_OUTPUTS = """
+() => {
+  const p = window.__stalk;
+  for (const c of p.content.widgets) {
+    if (c.model.type !== 'code' || !c.outputArea) continue;
+    const kids = c.outputArea.widgets;
+    for (let k = 0; k < c.model.outputs.length && k < kids.length; k++) {
+      const o = c.model.outputs.get(k).toJSON();
+      if (o.data && o.data['application/vnd.jupyter.widget-view+json']) {
+        kids[k].node.dataset.stalkWidget = '1';
+      }
+    }
+  }
+}
+"""
+
 # Facts about every cell, read from JupyterLab's models and the rendered DOM.
-JS_FACTS = """
+JS_FACTS = (
+    """
 ([kinds, minPx]) => {
   const p = window.__stalk;
+  ("""
+    + JS_MARK_WIDGET_OUTPUTS.strip()
+    + """)();
+  // a widget output rendered by something else than ipywidgets: visible, not stuck or failed
+  const otherView = (o) => {
+    if (o.querySelector('.jupyter-widgets')) return false;
+    const t = o.innerText;
+    if (t.includes('Loading widget') || t.includes('Error displaying widget')) return false;
+    return [...o.querySelectorAll('.jp-OutputArea-output *')].some(el => {
+      const r = el.getBoundingClientRect();
+      return r.width > 0 && r.height > 0;
+    });
+  };
   const big = (el) => {
     const r = el.getBoundingClientRect();
     return r.width >= minPx && r.height >= minPx;
@@ -151,7 +183,8 @@ JS_FACTS = """
       index: i,
       type: c.model.type,
       executionCount: c.model.type === 'code' ? c.model.executionCount : null,
-      widgetViews: out ? out.querySelectorAll('.jupyter-widgets').length : 0,
+      widgetViews: out ? out.querySelectorAll('.jupyter-widgets').length
+        + [...out.querySelectorAll('[data-stalk-widget]')].filter(otherView).length : 0,
       widgetOutputs,
       controls,
       figures,
@@ -162,6 +195,7 @@ JS_FACTS = """
   });
 }
 """
+)
 
 # A fingerprint of the figure (last large img or canvas) in cell `index`.
 JS_FIGURE_SIGNATURE = """

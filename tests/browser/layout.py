@@ -29,24 +29,28 @@ PNG_HEAD_BYTES = 256 * 1024  # pHYs comes before the first IDAT, in the head of 
 
 # Controls whose text must show in full (clipped: scrollWidth > clientWidth + SLACK_PX)...
 TEXT_CONTROLS = {
-    "button": ".widget-button",
-    "toggle button": ".widget-toggle-button",
-    "label": ".widget-label, .widget-label-basic",
+    "toggle button": ".widget-toggle-button",  # before "button": the first kind that matches
+    "button": ".widget-button, [data-stalk-widget] button",
+    "label": ".widget-label, .widget-label-basic, [data-stalk-widget] label",
     "readout": ".widget-readout",
-    "dropdown": ".widget-dropdown select, .widget-select select",
+    "dropdown": ".widget-dropdown select, .widget-select select, [data-stalk-widget] select",
     "text box": (
         ".widget-text input, .widget-textarea textarea, .widget-inttext input,"
         " .widget-floattext input, .widget-bounded-inttext input,"
-        " .widget-bounded-floattext input"
+        " .widget-bounded-floattext input, [data-stalk-widget] input[type=text],"
+        " [data-stalk-widget] input[type=number]"
     ),
     "HTML text": ".widget-html-content, .widget-htmlmath-content",  # HTML widgets: titles, tables
 }
 # ...and these must lie inside the visible notebook, like the text controls.
 PLACED_CONTROLS = {
-    "slider": ".widget-slider .slider-container, .widget-slider .noUi-target",
+    "slider": (
+        ".widget-slider .slider-container, .widget-slider .noUi-target,"
+        " [data-stalk-widget] input[type=range]"
+    ),
     "play": ".widget-play",
-    "checkbox": ".widget-checkbox input",
-    "image": ".widget-image, .jp-RenderedImage img",
+    "checkbox": ".widget-checkbox input, [data-stalk-widget] input[type=checkbox]",
+    "image": ".widget-image, .jp-RenderedImage img, [data-stalk-widget] svg",
 }
 
 try:  # another engineer adds it (issue 11); its absence is reported, not skipped
@@ -81,9 +85,13 @@ def png_dpi(head: bytes) -> tuple[float, float] | None:
 
 
 # Every control (TEXT_CONTROLS and PLACED_CONTROLS) shown in a cell's outputs, measured.
-JS_MEASURE = """
+JS_MEASURE = (
+    """
 ([textKinds, placedKinds]) => {
   const p = window.__stalk;
+  ("""
+    + driver.JS_MARK_WIDGET_OUTPUTS.strip()
+    + """)();  // anywidget views (FlowView) are measured too
   const panel = p.node.getBoundingClientRect();
   const viewport = document.documentElement.clientWidth;
   const ctx = document.createElement('canvas').getContext('2d');
@@ -155,6 +163,7 @@ JS_MEASURE = """
           viewport, controls: found};
 }
 """
+)
 
 # Every loaded image in the outputs: sizes, and the head of its PNG (fetched from its data: or
 # blob: URL), base64.
