@@ -206,7 +206,7 @@ JS_CLUSTERS = """
   p.content.widgets.forEach((c, cell) => {
     const outs = c.node.querySelectorAll('.jp-Cell-outputWrapper .jp-OutputArea-child');
     outs.forEach((o, k) => {
-      if (!o.querySelector('.jupyter-widgets, img')) return;
+      if (!o.matches('[data-stalk-widget]') && !o.querySelector('.jupyter-widgets, img')) return;
       const r = o.getBoundingClientRect();
       if (r.width > 0 && r.height > 0) {
         boxes.push({cell, k, left: r.left, top: r.top, right: r.right, bottom: r.bottom});
@@ -369,6 +369,8 @@ class LayoutCheck:
 
         folder = self.artifacts / str(width)
         folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob(f"{self.run.notebook.stem}-cell*.png"):
+            old.unlink()  # crops of an earlier run, whose cells may have moved
         full = self.run.screenshot(folder / f"{self.run.notebook.stem}.png")
         saved = [full]
         with Image.open(full) as page:
