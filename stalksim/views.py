@@ -174,8 +174,7 @@ def tube_depth(trace: AnyTrace, *, tubes: Iterable[str] | None = None,
                       linewidth=0, label="paused")
         a.set_ylim(bottom=0)
         a.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
-        a.set_ylabel("jobs")
-        a.set_title(f"tube {name!r}", loc="left", fontsize="medium")
+        a.set_ylabel(f"jobs in {name!r}")  # not a title: it collided with the figure's
         vu.time_axis(a, end)
     if not names:
         axes[0].text(0.5, 0.5, "no jobs in this trace", ha="center", va="center",
@@ -185,7 +184,7 @@ def tube_depth(trace: AnyTrace, *, tubes: Iterable[str] | None = None,
         a.set_xlabel("")
     extra = [Patch(facecolor="none", edgecolor="#555555", hatch="//", label="paused")] if any(
         pauses.get(n) for n in names) else []
-    axes[0].set_title(_title(tr, "Tube depth"), loc="right", fontsize="medium")
+    axes[0].set_title(_title(tr, "Tube depth"), loc="left")
     vu.legend(axes[0], [*vu.handles(STATES), *extra], title="jobs by state")
     return fig
 

@@ -128,11 +128,12 @@ def test_timeline_of_10000_jobs_thins_row_labels_and_renders():
 def test_tube_depth_panels_per_tube_with_pauses():
     fig = views.tube_depth(mixed_story())
     orders, emails = fig.axes
-    assert orders.get_title(loc="left") == "tube 'orders'"
-    assert emails.get_title(loc="left") == "tube 'emails'"
-    for ax in (orders, emails):
+    assert orders.get_title(loc="left").startswith("Tube depth")  # one title, nothing over it
+    assert [orders.get_title(loc=loc) for loc in ("center", "right")] == ["", ""]
+    assert emails.get_title(loc="left") == ""
+    for ax, name in ((orders, "orders"), (emails, "emails")):
         assert [c.get_label() for c in ax.collections[:4]] == list(STATES)
-        assert ax.get_ylabel() == "jobs"
+        assert ax.get_ylabel() == f"jobs in {name!r}"
     assert emails.get_xlabel() == "time (s)" and orders.get_xlabel() == ""
     assert [p.get_label() for p in orders.patches if p.get_label() == "paused"] == ["paused"]
     assert [p for p in emails.patches if p.get_label() == "paused"] == []

@@ -47,7 +47,10 @@ class FigureImage:
     def __init__(self, fig: Figure | None = None, *, dpi: int = DPI,
                  animated: Iterable[Artist] = ()) -> None:
         self.dpi = dpi
-        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        # never wider than the output (no margin past 100%), never stretched past its pixels (a
+        # VBox stretches its children: that blurred text at 1366 and 1920 px)
+        self.image = widgets.Image(format="png", layout=widgets.Layout(
+            max_width="100%", margin="0", align_self="flex-start", height="auto"))
         self.fig: Figure | None = None
         self.animated: list[Artist] = []
         self._canvas: FigureCanvasAgg | None = None

@@ -110,7 +110,6 @@ class ScenarioExplorer(widgets.VBox):
                 self.controls[key] = w
                 w.observe(lambda _c: self.rerun(), names="value")
         self.figure = FigureImage()
-        self.figure.image.layout.margin = "0"  # no margin beyond its max width of 100%
         self.numbers = widgets.HTML()
         self.title = widgets.HTML()
         self.runs = 0

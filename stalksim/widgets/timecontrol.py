@@ -130,7 +130,7 @@ class TimeControl(widgets.VBox):
                                  description="play")
         self.speed = widgets.ToggleButtons(
             options=[(f"{s:g}×", s) for s in SPEEDS], value=speed, description="speed",
-            style={"button_width": "48px", "description_width": "44px"})
+            style={"button_width": "60px", "description_width": "44px"})
         self.slider = widgets.FloatSlider(value=0.0, min=0.0, max=self.end, step=self.tick,
                                           description="time (s)", readout_format=".2f",
                                           continuous_update=True,
