@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,3 +97,23 @@ def page(chromium: Any, jupyterlab: lab.JupyterLab) -> Iterator[Any]:
 def browser_summary() -> dict[str, dict[str, Any]]:
     """Per-notebook results, written to test-artifacts/browser/summary.json after each test."""
     return {}
+
+
+AXE_VERSION = "4.14.1"
+
+
+@pytest.fixture(scope="session")
+def axe_script(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """axe-core's axe.min.js from the npm registry (STALKSIM_AXE may name a copy instead)."""
+    given = os.environ.get("STALKSIM_AXE")
+    if given:
+        return Path(given)
+    npm = shutil.which("npm")
+    if npm is None:
+        if os.environ.get("CI"):
+            pytest.fail("the accessibility scan needs npm (apt-get install npm)")
+        pytest.skip("the accessibility scan needs npm (apt-get install npm)")
+    where = tmp_path_factory.mktemp("axe")
+    subprocess.run([npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix",
+                    str(where), f"axe-core@{AXE_VERSION}"], check=True, timeout=300)
+    return where / "node_modules" / "axe-core" / "axe.min.js"

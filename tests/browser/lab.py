@@ -59,6 +59,7 @@ CONTROL_KINDS = {
     "play": ".widget-play",
     "dropdown": ".widget-dropdown, .widget-select, .widget-select-multiple, .widget-radio",
     "text": ".widget-text, .widget-textarea, .widget-inttext, .widget-floattext",
+    "flowview": ".fv-root button",  # FlowView (anywidget): its play, step and speed buttons
 }
 
 # JupyterLab settings for the test: render every cell (no windowing, so off-screen cells are in

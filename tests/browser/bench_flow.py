@@ -1,6 +1,6 @@
 """FlowView on a 1,000-job trace in headless Chromium: load time and frame rate during Play.
 
-    python -m tests.browser_flow.bench_flow       # prints one JSON line of measurements
+    python -m tests.browser.bench_flow       # prints one JSON line of measurements
 
 Not a timed test (the machine is shared); the issue's targets are <= 300 ms to load and
 >= 30 frames/s.
@@ -14,8 +14,8 @@ import time
 from stalksim.flow import layout
 from stalksim.forks import fork
 from tests.browser import lab
-from tests.browser_flow.standalone import open_view
-from tests.browser_flow.test_flowview import JS_PLAY_FOR, fps
+from tests.browser.flow_standalone import open_view
+from tests.browser.test_flowview import JS_PLAY_FOR, fps
 
 JOBS = 1000
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.browser import driver, lab
-from tests.browser_flow.conftest import FIXTURES
+from tests.browser.lab import FIXTURES
 
 pytestmark = pytest.mark.browser
 
