@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import uuid
 from typing import Any
@@ -19,6 +18,7 @@ from stalksim.exercises._core import (
     register,
 )
 from stalksim.exercises._sandbox import LearnerError, OutOfVirtualTime, call, check_callable, guard
+from stalksim.live import default_address
 from stalksim.simulation import Simulation, WouldWaitForever
 
 START_BEANSTALKD = (
@@ -28,17 +28,6 @@ START_BEANSTALKD = (
     "new client: `greenstalk.Client((\"127.0.0.1\", 11300))`.")
 SIM_HINT = ("that's still the simulator: change sim.client() to greenstalk.Client((host, "
             "port)), e.g. greenstalk.Client((\"127.0.0.1\", 11300)).")
-
-
-def live_address() -> tuple[str, int]:
-    """BEANSTALKD_HOST / BEANSTALKD_PORT, or 127.0.0.1:11300."""
-    return (os.environ.get("BEANSTALKD_HOST", "127.0.0.1"),
-            int(os.environ.get("BEANSTALKD_PORT", "11300")))
-
-
-def is_simulated(client: greenstalk.Client) -> bool:
-    """A SimClient, or a client talking to `stalksim serve` (the simulator on the wire)."""
-    return isinstance(client, SimClient) or client.stats().get("os") == "stalksim"
 
 
 L6_TUBE, L6_PRIORITY = "l6-exercise", 10
@@ -254,7 +243,7 @@ def check_drain(answer: Any) -> Feedback:
                       f"them.", "delete each job after taking its body; on a live server an "
                       "undeleted job comes back to someone else when its TTR runs out.",
                       right="The bodies are right.")
-    address = live_address()
+    address = default_address()
     if not _reachable(address):
         return passed(ex, f"Right on the simulator. No live beanstalkd answered at "
                       f"{address[0]}:{address[1]}, so the live run was skipped: "
