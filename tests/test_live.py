@@ -11,6 +11,7 @@ import greenstalk
 import pytest
 
 from stalksim import live
+from stalksim.scenarios import run_scenario
 from stalksim.trace import replay
 from tests.realserver import RealBeanstalkd, free_port, require_beanstalkd
 
@@ -130,3 +131,12 @@ def test_run_live_infers_ttr_expiry_from_a_second_reserve(server: RealBeanstalkd
     causes = [r.cause for r in trace]
     assert "ttr-expired" in causes and "not-found" in causes
     replay(trace)  # consistent: every transition starts where the job was
+    # the same story as the simulation: a delete after the TTR ran out (job ready again, nobody
+    # took it) succeeds and comes after a ttr-expired; 1.12's late release does not show
+    keep = {"ttr-expired", "not-found", "delete"}
+    simulated = run_scenario("short-ttr", until=8, ttr=2).trace
+    story = [(r.job, r.cause, r.actor) for r in trace if r.cause in keep]
+    assert story == [(r.job, r.cause, r.actor) for r in simulated if r.cause in keep]
+    expired = [r.time for r in trace if r.cause == "ttr-expired"]
+    assert expired == pytest.approx([r.time for r in simulated if r.cause == "ttr-expired"],
+                                    abs=0.15)

@@ -91,11 +91,24 @@ class Recorder:
             self._emit(t, job, "reserved", "reserved", "touch", actor)
             job.deadline = t + job.ttr
 
-    def finished(self, actor: str, live_id: int, dst: str, cause: str, delay: float = 0.0
-                 ) -> None:
-        """delete (dst "deleted"), release (ready/delayed) or bury (buried)."""
+    def finished(self, actor: str, live_id: int, dst: str, cause: str, delay: float = 0.0,
+                 sent: float | None = None) -> None:
+        """delete (dst "deleted"), release (ready/delayed) or bury (buried), sent at `sent`.
+
+        A delete sent after the job's TTR ran out succeeds too (any client may delete a ready
+        job), so the expiry is recorded first; release and bury would have said NOT_FOUND.
+        """
         with self.lock:
-            self._to(self.jobs[live_id], self.now(), dst, cause, actor, delay)
+            job, t = self.jobs[live_id], self.now()
+            if dst == "deleted":
+                self._catch_up(job, t if sent is None else sent)
+            self._to(job, t, dst, cause, actor, delay)
+
+    def deadline(self, live_id: int) -> float | None:
+        """When the TTR of reserved job `live_id` runs out (scenario seconds), else None."""
+        with self.lock:
+            job = self.jobs.get(live_id)
+            return job.deadline if job is not None and job.state == "reserved" else None
 
     def not_found(self, actor: str, live_id: int) -> None:
         """Our command on our job said NOT_FOUND: its TTR ran out while we worked."""
