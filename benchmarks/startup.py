@@ -1,0 +1,143 @@
+"""Start-up times: how long until `stalksim serve` listens, beside the bare interpreter.
+
+A harness that starts the beanstalkd binary (greenstalk's own tests wait 100 ms) needs the
+server to listen soon after exec: issue 14 asks for `stalksim serve` listening within 2x
+`python -c pass`. Every command runs once per round, in turn, so all of them see the same
+machine load; each figure is the median over the rounds.
+
+    python -m benchmarks.startup            # the table, 10 rounds
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+HOST = "127.0.0.1"
+POLL = 0.0005  # seconds between connection attempts while waiting for a server to listen
+
+
+@dataclass(frozen=True)
+class Startup:
+    """One command's start-up: `samples` in seconds, exec to exit (or to listening)."""
+
+    name: str
+    argv: tuple[str, ...]
+    listens: bool
+    samples: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.connect((HOST, port))
+        except OSError:
+            return False
+        return True
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def time_exit(argv: list[str]) -> float:
+    """Seconds from exec to exit of `argv` (which must succeed)."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode:
+        raise RuntimeError(f"{argv} exited {proc.returncode}: {proc.stderr.decode()[-300:]}")
+    return elapsed
+
+
+def time_listen(argv: list[str], timeout: float = 10.0) -> float:
+    """Seconds from exec of `argv` + `-l 127.0.0.1 -p PORT` to the port accepting a TCP
+    connection; the server is then stopped by its process id."""
+    for _attempt in range(5):  # a port can be taken between choosing and binding it
+        port = _free_port()
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([*argv, "-l", HOST, "-p", str(port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            while proc.poll() is None and time.perf_counter() - t0 < timeout:
+                if _accepts(port):
+                    return time.perf_counter() - t0
+                time.sleep(POLL)
+        finally:
+            _stop(proc)
+    raise RuntimeError(f"{argv} did not listen within {timeout:g} s")
+
+
+def commands(python: str = sys.executable) -> list[tuple[str, list[str], bool]]:
+    """(name, argv, listens) for each command measured; the console script and beanstalkd
+    only where installed."""
+    cmds = [("python -c pass", [python, "-c", "pass"], False),
+            ("python -c 'import stalksim'", [python, "-c", "import stalksim"], False),
+            ("python -m stalksim serve", [python, "-m", "stalksim", "serve"], True)]
+    script = os.path.join(os.path.dirname(python), "stalksim")
+    if os.access(script, os.X_OK):
+        cmds.append(("stalksim serve (console script)", [script, "serve"], True))
+    beanstalkd = shutil.which("beanstalkd")
+    if beanstalkd:
+        cmds.append(("beanstalkd", [beanstalkd], True))
+    return cmds
+
+
+def measure(rounds: int = 10, python: str = sys.executable) -> list[Startup]:
+    """Every command of `commands()` once per round (after one warm-up round that is not
+    counted, so bytecode caches are written); medians over `rounds`."""
+    cmds = commands(python)
+    samples: list[list[float]] = [[] for _ in cmds]
+    for r in range(rounds + 1):
+        for i, (_name, argv, listens) in enumerate(cmds):
+            t = time_listen(argv) if listens else time_exit(argv)
+            if r:
+                samples[i].append(t)
+    return [Startup(name, tuple(argv), listens, tuple(s))
+            for (name, argv, listens), s in zip(cmds, samples, strict=True)]
+
+
+def ratio(rows: list[Startup], name: str, base: str = "python -c pass") -> float:
+    """Median of `name` over median of `base`."""
+    by = {r.name: r for r in rows}
+    return by[name].median / by[base].median
+
+
+def lines(rows: list[Startup]) -> list[str]:
+    """One line per command: median, range, and the ratio to `python -c pass`."""
+    base = next(r for r in rows if r.name == "python -c pass").median
+    out = []
+    for r in rows:
+        what = "to listening" if r.listens else "to exit"
+        out.append(f"{r.name}: median {r.median * 1000:.1f} ms {what} (min "
+                   f"{min(r.samples) * 1000:.1f}, max {max(r.samples) * 1000:.1f}, "
+                   f"n={len(r.samples)}) = {r.median / base:.2f}x python -c pass")
+    return out
+
+
+if __name__ == "__main__":
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    print("\n".join(lines(measure(n))))
