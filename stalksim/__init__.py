@@ -5,10 +5,34 @@
     producer = sim.client()            # a greenstalk.Client, connected to the simulated server
     producer.put("hello")
 
-Heavy optional parts (views, widgets, pandas) are imported only when used.
+Everything is imported when first used: `import stalksim` itself loads no third-party module,
+so `stalksim serve` (which imports `stalksim.wire` and hence this package) starts without
+simpy, and the views, widgets and pandas are loaded only by the code that draws them.
 """
 
-from stalksim.simulation import Simulation, WouldWaitForever
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stalksim.simulation import Simulation, WouldWaitForever
 
 __version__ = "0.1.0"
 __all__ = ["Simulation", "WouldWaitForever", "__version__"]
+
+_LAZY = {"Simulation": "stalksim.simulation", "WouldWaitForever": "stalksim.simulation"}
+"""Exported name -> the module that defines it, imported on first access."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:  # AttributeError lets `from stalksim import views` find the submodule
+        raise AttributeError(f"module 'stalksim' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

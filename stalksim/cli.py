@@ -5,11 +5,14 @@
     python -m stalksim serve ...            (see stalksim.wire)
 
 Bad arguments print one line on stderr and exit non-zero; no tracebacks.
+
+`serve` is dispatched before anything else is imported: `stalksim.wire` reads its options from
+this module, so this module imports only the standard library at the top, and `list` and `run`
+import the scenarios (and with them simpy) when they run.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import math
 import os
@@ -17,9 +20,12 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from stalksim.scenarios import SCENARIOS, Result, find, run_scenario
+if TYPE_CHECKING:
+    import argparse
+
+    from stalksim.scenarios import Result
 
 LONG_RUN = 500.0
 """Virtual seconds beyond which a run is long enough for a progress bar on a non-TTY."""
@@ -29,12 +35,13 @@ class UsageError(Exception):
     """A bad command line: reported as one line, exit status 2."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # argparse would print usage and exit
-        raise UsageError(message)
+def _parser() -> argparse.ArgumentParser:
+    import argparse
 
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> Any:  # argparse would print usage and exit
+            raise UsageError(message)
 
-def _parser() -> _Parser:
     p = _Parser(prog="stalksim", description="Learn beanstalkd with a simulator.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("list", help="the named scenarios")
@@ -231,6 +238,8 @@ def _serve(argv: list[str]) -> int:
 
 
 def _list(out: IO[str]) -> int:
+    from stalksim.scenarios import SCENARIOS
+
     width = max(map(len, SCENARIOS))
     for sc in SCENARIOS.values():
         print(f"{sc.name:<{width}}  {sc.title}", file=out)
@@ -257,6 +266,8 @@ def _writable(path: str | None, what: str) -> None:
 
 
 def _run(ns: argparse.Namespace) -> int:
+    from stalksim.scenarios import find, run_scenario
+
     try:
         sc = find(ns.scenario)
     except KeyError as e:
