@@ -102,6 +102,10 @@ Options:
  --trace-max EVENTS  at EVENTS events, FILE moves to FILE.1 and a new FILE starts
 """
 MAX_JOB_SIZE_LIMIT = 1073741824  # beanstalkd's JOB_DATA_SIZE_LIMIT_MAX
+MIN_SPEED = 1e-3
+MAX_SPEED = 1e4  # 2**62 ns of virtual time then last 5.3 days of wall clock
+"""`--speed` bounds. They are defined here, with the options, so that this module never
+imports stalksim.wire (which imports this one): wire's Clock checks the same bounds."""
 _SIZE = re.compile(r"[ \t\n\v\f\r]*([+-]?)([0-9]+)\Z")
 
 
@@ -140,8 +144,6 @@ def _size(text: str) -> int:
 
 
 def _long_option(o: ServeOptions, name: str, value: str) -> None:
-    from stalksim.wire import MAX_SPEED, MIN_SPEED
-
     if name == "speed":
         try:
             o.speed = float(value)

@@ -154,7 +154,7 @@ def _stop_private() -> None:
 
 def __getattr__(name: str) -> Any:
     if name == "LiveView":
-        from stalksim.widgets.liveview import LiveView
+        from stalksim.live.view import LiveView
 
         return LiveView
     if name == "LiveSession":

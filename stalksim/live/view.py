@@ -3,7 +3,11 @@ button or by a bounded background thread, with what changed since the last look 
 
 `refresh()` also returns that table as static HTML: a cell that ends with `view.refresh()`
 keeps, as its own output, the server as it was after that cell (the live widget above shows
-only the latest state once a notebook has run top to bottom)."""
+only the latest state once a notebook has run top to bottom).
+
+It lives in `stalksim.live` (as `stalksim.live.LiveView`), not in `stalksim.widgets`: it needs
+the live server's default address and the widgets' HTML helpers, and with it here `live`
+imports from `widgets` and never the other way round (no import circle)."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import greenstalk
 import ipywidgets as widgets
 from IPython.display import HTML
 
+from stalksim.live import default_address
 from stalksim.widgets._render import TABLE_CSS, esc
 
 COLUMNS = ("current-jobs-ready", "current-jobs-reserved", "current-jobs-delayed",
@@ -25,8 +30,6 @@ HEADERS = ("ready", "reserved", "delayed", "buried", "waiting", "total put")
 
 def _address(target: Any) -> tuple[str, int]:
     if target is None:
-        from stalksim.live import default_address
-
         return default_address()
     if isinstance(target, greenstalk.Client):
         return target._address
