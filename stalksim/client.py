@@ -1,38 +1,98 @@
 """Clients of a simulated server: greenstalk-compatible, so code goes live by changing one line.
 
-`SimClient` *is* a `greenstalk.Client` whose socket is an in-memory pipe to the simulated
-server's protocol session. Every method therefore behaves exactly as greenstalk does against a
-real beanstalkd, down to the put-BAD_FORMAT desync. The common calls take a fast path that calls
-the core directly when their arguments are plain (ints in range, valid tube names) and the
-pipe is in sync; anything else goes through the bytes, where greenstalk's own code runs.
+`SimClient` *is* a `greenstalk.Client` whose socket is an in-memory pipe to its connection's
+protocol session, the one state machine of that connection. Calls whose arguments are plain
+(by the rules in `ARGS`) run on the session at command level; any other goes through the
+bytes, where greenstalk's own code runs (down to the put-BAD_FORMAT desync), so every method
+behaves exactly as greenstalk does against a real beanstalkd. Both paths share the session's
+state: a reserve waits, is answered, or is withdrawn in one place. Greenstalk's exceptions are
+mapped from the core's error words here and only here.
 """
 
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
 import greenstalk
 import simpy
 from greenstalk import DEFAULT_DELAY, DEFAULT_PRIORITY, DEFAULT_TTR, DEFAULT_TUBE
 
-from stalksim import replies
-from stalksim.core import U32, U64, Job, Refused, name_ok
-
-if TYPE_CHECKING:
-    from stalksim.simulation import Simulation
+from stalksim.core import U32, U64, Answer, Job, Refused, Server, name_ok
+from stalksim.protocol import Sessions
 
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
 
+#: greenstalk's exception class for each error word (greenstalk 2.1's own table).
+EXCEPTIONS: dict[str, type[greenstalk.Error]] = {
+    word.decode(): cls for word, cls in greenstalk.ERROR_RESPONSES.items()
+}
 
-def _u32(*values: Any) -> bool:
-    return all(type(v) is int and 0 <= v <= U32 for v in values)
+
+def exception_for(word: str) -> greenstalk.Error:
+    """The exception greenstalk raises when the server answers `word` (no values)."""
+    return EXCEPTIONS[word]([])
+
+
+class Driver(Protocol):
+    """What a client needs of its simulation (`stalksim.Simulation` is one)."""
+
+    server: Server
+    sessions: Sessions
+    env: simpy.Environment
+    _names: set[str]
+
+    @property
+    def now(self) -> float: ...
+    def now_ns(self) -> int: ...
+    def _settle(self) -> None: ...
+    def run(self, until: float | None = None) -> None: ...
+    def wait_for(self, done: Callable[[], bool], what: str,
+                 timeout: float | None = None) -> None: ...
+
+
+def _is_id(v: Any) -> bool:
+    return type(v) is int and 0 <= v <= U64
+
+
+def _is_u32(v: Any) -> bool:
+    return type(v) is int and 0 <= v <= U32
+
+
+def _is_tube(v: Any) -> bool:
+    return type(v) is str and name_ok(v)
+
+
+def _is_timeout(v: Any) -> bool:
+    return v is None or (type(v) is int and I32_MIN <= v <= I32_MAX)
+
+
+#: The fast path's argument rules, in one table: for each client method, the test each of its
+#: core arguments must pass. Arguments that pass mean the same to greenstalk's bytes and to
+#: the core; any other call goes through the bytes.
+ARGS: dict[str, tuple[Callable[[Any], bool], ...]] = {
+    "put": (lambda v: type(v) is bytes, _is_u32, _is_u32, _is_u32),
+    "reserve": (_is_timeout,),
+    "use": (_is_tube,), "watch": (_is_tube,), "ignore": (_is_tube,), "stats_tube": (_is_tube,),
+    "reserve_job": (_is_id,), "delete": (_is_id,), "touch": (_is_id,), "peek": (_is_id,),
+    "kick_job": (_is_id,), "stats_job": (_is_id,),
+    "release": (_is_id, _is_u32, _is_u32), "bury": (_is_id, _is_u32), "kick": (_is_u32,),
+    "pause_tube": (_is_tube, _is_u32),
+}
+
+
+def _plain(method: str, *args: Any) -> bool:
+    return all(ok(v) for ok, v in zip(ARGS[method], args, strict=True))
 
 
 def _stats(yaml: str) -> Any:
     # greenstalk's own parser, so numeric strings become ints exactly as they do live
     return greenstalk._parse_stats(yaml.encode())
+
+
+def _list(yaml: str) -> list[str]:
+    return greenstalk._parse_list(yaml.encode())
 
 
 def _id(job: Any) -> Any:
@@ -43,37 +103,27 @@ class _Pipe:
     """The simulated socket: bytes sent feed the protocol session; reads drain its output."""
 
     def __init__(self, client: SimClient) -> None:
-        from stalksim.protocol import Session
-
         self.client = client
-        self.session = Session(client._sim.server, client._conn)
         self.closed = False
 
     # socket side
     def sendall(self, data: bytes) -> None:
         if self.closed:
             raise OSError(errno.EBADF, "Bad file descriptor (this simulated client is closed)")
-        self.session.feed(bytes(data), self.client._sim.now_ns())
-        self.client._sim._arm()
+        sim = self.client._sim
+        self.client._session.feed(bytes(data), sim.now_ns())
+        sim._settle()
 
     def makefile(self, mode: str = "rb") -> _Pipe:
         return self
 
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.session.close(self.client._sim.now_ns())
-            self.client._sim._arm()
-
     # file side
-    def _fill(self, enough: Any) -> None:
-        if not enough():
-            if self.session.closed or self.closed:
-                return
+    def _fill(self, enough: Callable[[], bool]) -> None:
+        if not enough() and not self.closed and not self.client._session.closed:
             self.client._block(enough, "reading the server's reply")
 
     def readline(self) -> bytes:
-        out = self.session.out
+        out = self.client._session.out
         self._fill(lambda: b"\n" in out)
         n = out.find(b"\n") + 1 or len(out)
         line = bytes(out[:n])
@@ -81,7 +131,7 @@ class _Pipe:
         return line
 
     def read(self, size: int) -> bytes:
-        out = self.session.out
+        out = self.client._session.out
         self._fill(lambda: len(out) >= size)
         data = bytes(out[:size])
         del out[:size]
@@ -91,14 +141,13 @@ class _Pipe:
 class SimClient(greenstalk.Client):
     """A greenstalk client connected to a simulated beanstalkd (see `Simulation.client`)."""
 
-    def __init__(self, sim: Simulation, *, name: str | None = None,
+    def __init__(self, sim: Driver, *, name: str | None = None,
                  encoding: str | None = "utf-8", use: str = DEFAULT_TUBE,
                  watch: str | Iterable[str] = DEFAULT_TUBE) -> None:
         self._sim = sim
-        self._core = sim.server
-        self._conn = sim.server.connect(sim.now_ns(), name)
-        self._pipe: _Pipe | None = None  # made on first use of the byte path
-        self._closed = False
+        self._session = sim.sessions.open(sim.now_ns(), name)
+        sim._settle()
+        self._sock = self._reader = _Pipe(self)  # type: ignore[assignment]
         self._address = ("stalksim", 0)
         self.encoding = encoding
         if use != DEFAULT_TUBE:
@@ -114,204 +163,194 @@ class SimClient(greenstalk.Client):
                 self.ignore(DEFAULT_TUBE)
 
     @property
-    def _sock(self) -> _Pipe:  # type: ignore[override]
-        if self._pipe is None:
-            self._pipe = _Pipe(self)
-            self._pipe.closed = self._closed
-        return self._pipe
-
-    _reader = _sock
+    def _conn(self) -> Any:
+        """The core's connection record (read it; commands go through the session)."""
+        return self._session.conn
 
     @property
     def name(self) -> str:
         """The connection's name in traces."""
-        return self._conn.name
+        return self._session.conn.name
 
     # ---- plumbing ------------------------------------------------------------------------
-    def _fast(self) -> bool:
-        pipe = self._pipe
-        if pipe is None:
-            return not self._closed
-        # in sync: no reply waiting to be read, no command half-parsed
-        return not pipe.closed and not pipe.session.out and pipe.session.idle()
+    def _fast(self, method: str, *args: Any) -> bool:
+        """Run `method` at command level? Its arguments are plain and the session in sync."""
+        return _plain(method, *args) and not self._sock.closed and self._session.in_sync()
 
-    def _call(self, command: Any, *args: Any) -> Any:
+    def _call(self, method: str, *args: Any) -> Any:
+        """Run a core command on the session; the core's error word becomes greenstalk's."""
         sim = self._sim
         try:
-            return command(self._conn, sim.now_ns(), *args)
+            return self._session.call(method, sim.now_ns(), *args)
         except Refused as e:
-            raise replies.exception_for(e.word) from None
+            raise exception_for(e.word) from None
         finally:
-            sim._arm()
+            sim._settle()
+
+    def _start_reserve(self, timeout: int | None) -> Job | None:
+        """A command-level reserve: the job now, or None while the session waits."""
+        sim = self._sim
+        try:
+            return self._session.reserve(sim.now_ns(), timeout)
+        except Refused as e:
+            raise exception_for(e.word) from None
+        finally:
+            sim._settle()
 
     def _job(self, job: Job) -> greenstalk.Job:
         body = job.body if self.encoding is None else job.body.decode(self.encoding)
         return greenstalk.Job(job.id, body)
 
-    def _block(self, done: Any, what: str, timeout: float | None = None) -> None:
+    def _reply(self, answer: Answer) -> greenstalk.Job:
+        if isinstance(answer, str):
+            raise exception_for(answer)
+        return self._job(answer)
+
+    def _block(self, done: Callable[[], bool], what: str, timeout: float | None = None) -> None:
+        """Run the simulation until `done()`; if it gives up (WouldWaitForever), withdraw the
+        connection's waiting reserve, so the session is in sync and usable again."""
         try:
             self._sim.wait_for(done, what, timeout)
-        except Exception:
-            self._core.cancel_wait(self._conn, self._sim.now_ns())
+        except BaseException:
+            self._session.cancel(self._sim.now_ns())
+            self._sim._settle()
+            self._session.take_result()
             raise
 
-    def _reserved(self, job: Job | None, what: str, timeout: float | None) -> greenstalk.Job:
-        if job is None:
-            answer: list = []
-            self._conn.on_reply = lambda j, w: answer.append((j, w))
-            self._block(lambda: bool(answer), what, timeout)
-            job, word = answer[0]
-            if word is not None:
-                raise replies.exception_for(word)
-        return self._job(job)
-
-    # ---- commands (fast paths; everything else is greenstalk over the pipe) ---------------
+    # ---- commands (command level when plain; greenstalk over the pipe otherwise) ----------
     def put(self, body: Any, priority: int = DEFAULT_PRIORITY, delay: int = DEFAULT_DELAY,
             ttr: int = DEFAULT_TTR) -> int:
         buf = body.encode(self.encoding) if isinstance(body, str) and self.encoding else body
-        if type(buf) is bytes and _u32(priority, delay, ttr) and self._fast():
-            return self._call(self._core.put, priority, delay, ttr, buf)
+        if self._fast("put", buf, priority, delay, ttr):
+            return self._call("put", priority, delay, ttr, buf)
         return super().put(body, priority, delay, ttr)
 
-    def use(self, tube: str) -> None:
-        if type(tube) is str and name_ok(tube) and self._fast():
-            self._call(self._core.use, tube)
-        else:
-            super().use(tube)
-
     def reserve(self, timeout: int | None = None) -> greenstalk.Job:
-        if timeout is None and self._fast():
-            return self._reserved(self._call(self._core.reserve), "reserve()", None)
-        if type(timeout) is int and I32_MIN <= timeout <= I32_MAX and self._fast():
-            job = self._call(self._core.reserve_with_timeout, timeout)
-            return self._reserved(job, f"reserve(timeout={timeout})",
-                                  timeout if timeout >= 0 else None)
-        return super().reserve(timeout)
+        if not self._fast("reserve", timeout):
+            return super().reserve(timeout)
+        job = self._start_reserve(timeout)
+        if job is not None:
+            return self._job(job)
+        what = "reserve()" if timeout is None else f"reserve(timeout={timeout})"
+        s = self._session
+        self._block(lambda: s.result is not None, what,
+                    None if timeout is None or timeout < 0 else timeout)
+        return self._reply(s.take_result())
 
     def reserve_job(self, id: int) -> greenstalk.Job:
-        if type(id) is int and 0 <= id <= U64 and self._fast():
-            return self._job(self._call(self._core.reserve_job, id))
+        if self._fast("reserve_job", id):
+            return self._job(self._call("reserve_job", id))
         return super().reserve_job(id)
 
     def delete(self, job: Any) -> None:
-        id = _id(job)
-        if type(id) is int and 0 <= id <= U64 and self._fast():
-            self._call(self._core.delete, id)
+        if self._fast("delete", _id(job)):
+            self._call("delete", _id(job))
         else:
             super().delete(job)
 
     def release(self, job: greenstalk.Job, priority: int = DEFAULT_PRIORITY,
                 delay: int = DEFAULT_DELAY) -> None:
-        id = job.id
-        if type(id) is int and 0 <= id <= U64 and _u32(priority, delay) and self._fast():
-            self._call(self._core.release, id, priority, delay)
+        if self._fast("release", job.id, priority, delay):
+            self._call("release", job.id, priority, delay)
         else:
             super().release(job, priority, delay)
 
     def bury(self, job: greenstalk.Job, priority: int = DEFAULT_PRIORITY) -> None:
-        id = job.id
-        if type(id) is int and 0 <= id <= U64 and _u32(priority) and self._fast():
-            self._call(self._core.bury, id, priority)
+        if self._fast("bury", job.id, priority):
+            self._call("bury", job.id, priority)
         else:
             super().bury(job, priority)
 
     def touch(self, job: greenstalk.Job) -> None:
-        id = job.id
-        if type(id) is int and 0 <= id <= U64 and self._fast():
-            self._call(self._core.touch, id)
+        if self._fast("touch", job.id):
+            self._call("touch", job.id)
         else:
             super().touch(job)
 
+    def use(self, tube: str) -> None:
+        if self._fast("use", tube):
+            self._call("use", tube)
+        else:
+            super().use(tube)
+
     def watch(self, tube: str) -> int:
-        if type(tube) is str and name_ok(tube) and self._fast():
-            return self._call(self._core.watch, tube)
+        if self._fast("watch", tube):
+            return self._call("watch", tube)
         return super().watch(tube)
 
     def ignore(self, tube: str) -> int:
-        if type(tube) is str and name_ok(tube) and self._fast():
-            return self._call(self._core.ignore, tube)
+        if self._fast("ignore", tube):
+            return self._call("ignore", tube)
         return super().ignore(tube)
 
     def peek(self, id: int) -> greenstalk.Job:
-        if type(id) is int and 0 <= id <= U64 and self._fast():
-            return self._job(self._call(self._core.peek, id))
+        if self._fast("peek", id):
+            return self._job(self._call("peek", id))
         return super().peek(id)
 
     def peek_ready(self) -> greenstalk.Job:
-        if self._fast():
-            return self._job(self._call(self._core.peek_ready))
-        return super().peek_ready()
+        return self._job(self._call("peek_ready")) if self._ready() else super().peek_ready()
 
     def peek_delayed(self) -> greenstalk.Job:
-        if self._fast():
-            return self._job(self._call(self._core.peek_delayed))
-        return super().peek_delayed()
+        return self._job(self._call("peek_delayed")) if self._ready() else super().peek_delayed()
 
     def peek_buried(self) -> greenstalk.Job:
-        if self._fast():
-            return self._job(self._call(self._core.peek_buried))
-        return super().peek_buried()
+        return self._job(self._call("peek_buried")) if self._ready() else super().peek_buried()
 
     def kick(self, bound: int) -> int:
-        if _u32(bound) and self._fast():
-            return self._call(self._core.kick, bound)
+        if self._fast("kick", bound):
+            return self._call("kick", bound)
         return super().kick(bound)
 
     def kick_job(self, job: Any) -> None:
-        id = _id(job)
-        if type(id) is int and 0 <= id <= U64 and self._fast():
-            self._call(self._core.kick_job, id)
+        if self._fast("kick_job", _id(job)):
+            self._call("kick_job", _id(job))
         else:
             super().kick_job(job)
 
     def pause_tube(self, tube: str, delay: int) -> None:
-        if type(tube) is str and name_ok(tube) and _u32(delay) and self._fast():
-            self._call(self._core.pause_tube, tube, delay)
+        if self._fast("pause_tube", tube, delay):
+            self._call("pause_tube", tube, delay)
         else:
             super().pause_tube(tube, delay)
 
     def stats_job(self, job: Any) -> greenstalk.StatsJob:
-        id = _id(job)
-        if type(id) is int and 0 <= id <= U64 and self._fast():
-            return _stats(self._call(self._core.stats_job, id))
+        if self._fast("stats_job", _id(job)):
+            return _stats(self._call("stats_job", _id(job)))
         return super().stats_job(job)
 
     def stats_tube(self, tube: str) -> greenstalk.StatsTube:
-        if type(tube) is str and name_ok(tube) and self._fast():
-            return _stats(self._call(self._core.stats_tube, tube))
+        if self._fast("stats_tube", tube):
+            return _stats(self._call("stats_tube", tube))
         return super().stats_tube(tube)
 
     def stats(self) -> greenstalk.Stats:
-        if self._fast():
-            return _stats(self._call(self._core.stats))
-        return super().stats()
+        return _stats(self._call("stats")) if self._ready() else super().stats()
 
     def tubes(self) -> list[str]:
-        if self._fast():
-            return greenstalk._parse_list(self._call(self._core.list_tubes).encode())
-        return super().tubes()
+        return _list(self._call("list_tubes")) if self._ready() else super().tubes()
 
     def watching(self) -> list[str]:
-        if self._fast():
-            return greenstalk._parse_list(self._call(self._core.list_tubes_watched).encode())
-        return super().watching()
+        return _list(self._call("list_tubes_watched")) if self._ready() else super().watching()
 
     def using(self) -> str:
-        if self._fast():
-            return self._call(self._core.list_tube_used)
-        return super().using()
+        return self._call("list_tube_used") if self._ready() else super().using()
+
+    def _ready(self) -> bool:
+        """For commands without arguments: the session is in sync."""
+        return not self._sock.closed and self._session.in_sync()
 
     def close(self) -> None:
         """Close the connection, like a dropped TCP connection: reserved jobs are ready at once."""
-        if self._pipe is not None:
-            self._pipe.close()
-        elif not self._closed:
-            self._core.close(self._conn, self._sim.now_ns())
-            self._sim._arm()
-        self._closed = True
+        pipe, sim = self._sock, self._sim
+        if not pipe.closed:
+            pipe.closed = True
+            self._session.close(sim.now_ns())
+            sim.sessions.drop(self._session)
+            sim._settle()
 
     def __repr__(self) -> str:
-        c = self._conn
+        c = self._session.conn
         state = "closed" if c.closed else f"using {c.use.name!r}"
         return f"<stalksim.SimClient {c.name} {state} t={self._sim.now:g}s>"
 
@@ -319,14 +358,29 @@ class SimClient(greenstalk.Client):
 class ProcessClient(SimClient):
     """A client for simpy processes: `job = yield conn.reserve()`; other calls return at once."""
 
-    def __init__(self, sim: Simulation, *, name: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, sim: Driver, *, name: str | None = None, **kwargs: Any) -> None:
         if name is not None:
             if name in sim._names:
                 raise ValueError(f"a connection named {name!r} already exists in this simulation")
             sim._names.add(name)
+        self._event: simpy.Event | None = None
         super().__init__(sim, name=name, **kwargs)
+        self._session.owner = self  # Simulation._settle calls _answered
 
-    def _block(self, done: Any, what: str, timeout: float | None = None) -> None:
+    def _fast(self, method: str, *args: Any) -> bool:
+        self._idle(method)
+        return super()._fast(method, *args)
+
+    def _ready(self) -> bool:
+        self._idle("this command")
+        return super()._ready()
+
+    def _idle(self, what: str) -> None:
+        if self._event is not None:
+            raise RuntimeError(f"{self.name}: {what} while the connection still waits in "
+                               f"reserve (yield its event first)")
+
+    def _block(self, done: Callable[[], bool], what: str, timeout: float | None = None) -> None:
         raise RuntimeError(
             f"{self.name}: {what} would block; in a simpy process, reserve with "
             f"`job = yield conn.reserve()` and let the simulation run")
@@ -334,43 +388,50 @@ class ProcessClient(SimClient):
     def reserve(self, timeout: int | None = None) -> simpy.Event:  # type: ignore[override]
         """A simpy event whose value is the reserved `greenstalk.Job` (or that fails with
         greenstalk's TimedOutError / DeadlineSoonError)."""
-        if timeout is not None and not (type(timeout) is int and I32_MIN <= timeout <= I32_MAX):
+        if not _is_timeout(timeout):
             raise TypeError("timeout must be None or an int of seconds")
-        if not self._fast():
+        self._idle("reserve")
+        if not self._ready():
             raise RuntimeError(f"{self.name}: the connection is still busy with a command")
         ev = self._sim.env.event()
+        self._event = ev
         try:
-            if timeout is None:
-                job = self._call(self._core.reserve)
-            else:
-                job = self._call(self._core.reserve_with_timeout, timeout)
+            job = self._start_reserve(timeout)
         except greenstalk.Error as e:
+            self._event = None
             return ev.fail(e)
         if job is not None:
+            self._event = None
             return ev.succeed(self._job(job))
-
-        def reply(job: Job | None, word: str | None) -> None:
-            if word is not None:
-                ev.fail(replies.exception_for(word))
-            else:
-                ev.succeed(self._job(job))
-
-        self._conn.on_reply = reply
         return ev
+
+    def close(self) -> None:
+        self._event = None  # a reserve still waiting is never answered now
+        super().close()
+
+    def _answered(self) -> None:
+        """The session got the answer to the reserve this client's event stands for."""
+        ev, answer = self._event, self._session.take_result()
+        if ev is None or answer is None:
+            return
+        self._event = None
+        if isinstance(answer, str):
+            ev.fail(exception_for(answer))
+        else:
+            ev.succeed(self._job(answer))
 
 
 class RawSimConnection:
     """Raw protocol bytes to a simulated server (the sim twin of a raw socket in the tests)."""
 
-    def __init__(self, sim: Simulation) -> None:
-        from stalksim.protocol import Session
-
+    def __init__(self, sim: Driver) -> None:
         self._sim = sim
-        self.session = Session(sim.server, sim.server.connect(sim.now_ns()))
+        self.session = sim.sessions.open(sim.now_ns())
+        sim._settle()
 
     def send(self, data: bytes) -> None:
         self.session.feed(data, self._sim.now_ns())
-        self._sim._arm()
+        self._sim._settle()
 
     def recv_until(self, n_lines: int = 1, timeout: float = 3.0) -> bytes:
         """Run virtual time (at most `timeout` s) until `n_lines` CRLF lines are out."""
@@ -383,11 +444,12 @@ class RawSimConnection:
                 sim.run(until=end)
                 break
             sim.env.step()
-            sim._arm()
+            sim._settle()
         data = bytes(out)
         del out[:]
         return data
 
     def close(self) -> None:
         self.session.close(self._sim.now_ns())
-        self._sim._arm()
+        self._sim.sessions.drop(self.session)
+        self._sim._settle()

@@ -7,69 +7,60 @@ stalls a line, a put line that fails to parse leaving its body to be read as a c
 parsing rules are in `stalksim._parse`; what a command does is the core's business.
 
 Commands of one connection run strictly in order: while it waits in `reserve`, its further
-input is kept and processed once the reserve is answered. Core calls made by sessions of one
-server are serialised by `guard(server)`: a reserve answered during another session's command
-(a put, a close) is continued right after that command, never inside it.
+input is kept and processed once the reserve is answered. The core never calls back: it puts
+the answers to waiting reserves in its outbox, and the driver (wire server, simulation) calls
+`Sessions.settle()` after every core call, which hands each answer to its session, where the
+reply is written and the queued input runs -- after the command that answered it, never
+inside it.
+
+A session is the one state machine of its connection. The simulated client's fast path runs
+commands on it at command level (`call`, `reserve`: values and jobs, no bytes); greenstalk's
+byte path feeds it bytes. Both see the same waiting state.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from weakref import WeakKeyDictionary
+from collections.abc import Callable
+from typing import Any
 
 from stalksim import _parse as P
-from stalksim import replies as R
-from stalksim.core import U32, U64, Conn, Job, Refused, Server
+from stalksim.core import U32, U64, Answer, Conn, Job, Refused, Server
+from stalksim.core import words as R
 
 _COMMAND, _ENDLINE, _BODY, _SKIP, _WAIT, _CLOSED = range(6)
 _COMPACT = 1 << 16  # drop consumed input once this much has piled up at the front
 
 
-class _Hub:
-    """Per-server nesting depth of session core calls and the sessions to continue after."""
+class Sessions:
+    """The sessions of one core server, by connection: where the core's answers are handed
+    out. `owner` of each session is the driver's object for it (a TCP connection, a client)."""
 
-    __slots__ = ("depth", "ready", "__weakref__")
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.by_conn: dict[Conn, Session] = {}
 
-    def __init__(self) -> None:
-        self.depth = 0
-        self.ready: deque[Session] = deque()
+    def open(self, now: int, name: str | None = None, owner: Any = None) -> Session:
+        """A new connection and its session (settle afterwards: connecting moves the clock)."""
+        s = Session(self.server, self.server.connect(now, name))
+        s.owner = owner
+        self.by_conn[s.conn] = s
+        return s
 
+    def drop(self, s: Session) -> None:
+        """Forget a closed session."""
+        self.by_conn.pop(s.conn, None)
 
-_hubs: WeakKeyDictionary[Server, _Hub] = WeakKeyDictionary()
-
-
-def _hub(server: Server) -> _Hub:
-    hub = _hubs.get(server)
-    if hub is None:
-        hub = _hubs[server] = _Hub()
-    return hub
-
-
-@contextmanager
-def guard(server: Server) -> Iterator[None]:
-    """Run core calls on `server`; sessions answered meanwhile continue when the outermost ends.
-
-    Drivers that call the core themselves (a timer's `advance`, `connect`) should do it inside
-    this guard, so that a connection whose reserve they answer also runs the commands it has
-    queued behind that reserve at once.
-    """
-    hub = _hub(server)
-    hub.depth += 1
-    try:
-        yield
-    finally:
-        if hub.depth == 1:
-            while hub.ready:
-                hub.ready.popleft()._resume()
-        hub.depth -= 1
-
-
-def advance(server: Server, now: int) -> None:
-    """`server.advance(now)` inside `guard`: the way a driver's timer should move the clock."""
-    with guard(server):
-        server.advance(now)
+    def settle(self) -> list[Session]:
+        """Hand every answer in the core's outbox to its session (which runs its queued input,
+        possibly answering others in turn) until none is left; the sessions answered."""
+        answered = []
+        server = self.server
+        while server.outbox:
+            for conn, answer in server.take_answers():
+                s = self.by_conn.get(conn)
+                if s is not None and s.answer(answer):
+                    answered.append(s)
+        return answered
 
 
 def _job_reply(word: bytes, job: Job) -> bytes:
@@ -86,7 +77,9 @@ class Session:
 
     `feed()` the bytes the client sent; replies accumulate in `out` (the transport deletes what
     it has sent). `max_out`, if set, pauses command processing while `out` holds that many
-    bytes; `feed(b"", now)` continues (the wire server uses it for backpressure).
+    bytes; `feed(b"", now)` continues (the wire server uses it for backpressure). `call` and
+    `reserve` run a command at command level instead; a reserve made so that has to wait gets
+    its answer in `result`.
     """
 
     def __init__(self, server: Server, conn: Conn) -> None:
@@ -94,10 +87,11 @@ class Session:
         self.conn = conn
         self.out = bytearray()
         self.closed = False
-        self.on_output: Callable[[], None] | None = None
+        self.owner: Any = None
         self.log: Callable[[str], None] | None = None  # gets one line per command (verbose)
         self.max_out: int | None = None
-        self._hub = _hub(server)
+        self.result: Answer | None = None  # the answer to a command-level reserve that waited
+        self._direct = False  # waiting for a command-level reserve (answer to `result`)
         self._in = bytearray()  # input not consumed yet (what would still sit in the socket)
         self._pos = 0
         self._state = _COMMAND
@@ -106,7 +100,6 @@ class Session:
         self._put: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)  # id, pri, delay, ttr, since
         self._skip_word = R.JOB_TOO_BIG
         self._now = 0
-        conn.on_reply = self._on_reply
 
     # ---- the transport's side --------------------------------------------------------------
     def feed(self, data: bytes, now: int) -> None:
@@ -116,12 +109,38 @@ class Session:
         if data:
             self._in += data
         self._now = max(self._now, now)
-        with guard(self.server):
-            self._run()
+        self._run()
 
     def idle(self) -> bool:
         """No partial input buffered, no pending body, not waiting in reserve."""
         return self._state == _COMMAND and self._pos == len(self._in)
+
+    def in_sync(self) -> bool:
+        """Idle with no reply left unread: a command may run at command level."""
+        return self._state == _COMMAND and self._pos == len(self._in) and not self.out
+
+    # ---- command level (the simulated client's fast path) ----------------------------------
+    def call(self, method: str, now: int, *args: Any) -> Any:
+        """Run the core's `method` for this connection: its value, or Refused."""
+        self._now = max(self._now, now)
+        return getattr(self.server, method)(self.conn, self._now, *args)
+
+    def reserve(self, now: int, timeout: int | None) -> Job | None:
+        """`reserve` (timeout None) or `reserve-with-timeout`: the job, or None while the
+        connection waits (its answer then comes to `result`); Refused for an error word."""
+        self._now = max(self._now, now)
+        if timeout is None:
+            job = self.server.reserve(self.conn, self._now)
+        else:
+            job = self.server.reserve_with_timeout(self.conn, self._now, timeout)
+        if job is None:
+            self._state, self._direct, self.result = _WAIT, True, None
+        return job
+
+    def take_result(self) -> Answer | None:
+        """The answer a command-level reserve got while it waited (once), or None."""
+        answer, self.result = self.result, None
+        return answer
 
     def buffered(self) -> int:
         """Input bytes received but not consumed yet (bounded by what the transport feeds)."""
@@ -142,17 +161,39 @@ class Session:
         """The transport closed: the core releases the connection's reserved jobs."""
         self._now = max(self._now, now)
         self._shut()
-        with guard(self.server):
-            self.server.close(self.conn, self._now)
+        self.server.close(self.conn, self._now)
 
     def hangup(self, now: int) -> None:
-        """The client half-closed (EOF) while its reserve waited: 1.12 answers TIMED_OUT and
-        goes on with the commands it had already received (the transport closes after)."""
+        """The client half-closed (EOF) while its reserve waited: 1.12 answers TIMED_OUT (the
+        session goes on with the commands it had already received; the transport closes
+        after)."""
+        if self._state == _WAIT:
+            self._now = max(self._now, now)
+            self.server.hangup(self.conn, self._now)
+
+    def cancel(self, now: int) -> None:
+        """Withdraw a waiting reserve (the simulator gives up on it): nothing is sent."""
+        if self._state == _WAIT:
+            self._now = max(self._now, now)
+            self.server.cancel_wait(self.conn, self._now)
+
+    def answer(self, answer: Answer) -> bool:
+        """The core answers this connection's waiting reserve (from `Sessions.settle`): write
+        the reply (or keep it in `result`) and run the input queued behind the reserve.
+        False if the session was not waiting."""
         if self._state != _WAIT:
-            return
-        self._now = max(self._now, now)
-        with guard(self.server):
-            self.server.hangup(self.conn, self._now)  # answered through _on_reply
+            return False
+        self._state = _COMMAND
+        if self._direct:
+            self._direct = False
+            self.result = answer
+            return True
+        if isinstance(answer, Job):
+            self.out += _job_reply(b"RESERVED", answer)
+        elif answer != R.CANCELLED:
+            self._word(answer)
+        self._run()
+        return True
 
     # ---- input -----------------------------------------------------------------------------
     def _shut(self) -> None:
@@ -203,26 +244,6 @@ class Session:
         if self._pos >= _COMPACT or (self._pos and self._pos == len(self._in)):
             del self._in[:self._pos]
             self._pos = 0
-
-    def _resume(self) -> None:
-        """Continue with buffered input after a reserve was answered (see `guard`)."""
-        if not self.closed:
-            self._run()
-        if self.out and self.on_output is not None:
-            self.on_output()
-
-    def _on_reply(self, job: Job | None, word: str | None) -> None:
-        """The core answers a waiting reserve."""
-        if self._state != _WAIT:
-            return
-        self._state = _COMMAND
-        if job is not None:
-            self.out += _job_reply(b"RESERVED", job)
-        else:
-            self._word(word or R.TIMED_OUT)
-        self._hub.ready.append(self)
-        if self._hub.depth == 0 and self.on_output is not None:
-            self.on_output()  # answered outside any guarded call: show the reply now
 
     # ---- output ----------------------------------------------------------------------------
     def _word(self, word: str) -> None:
@@ -278,7 +299,7 @@ class Session:
 
     def _reserve_answer(self, job: Job | None) -> None:
         if job is None:
-            self._state = _WAIT
+            self._state, self._direct = _WAIT, False
         else:
             self.out += _job_reply(b"RESERVED", job)
 

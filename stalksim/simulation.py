@@ -2,7 +2,9 @@
 
 Virtual time is in seconds (a float, as simpy keeps it); the core counts integer nanoseconds.
 One simpy timer wakes the core at its next due time (delayed jobs maturing, TTR expiries,
-pauses ending, reserve timeouts); nothing is polled. Virtual time is bounded by `MAX_SECONDS`
+pauses ending, reserve timeouts); nothing is polled. After every core call (a client's
+command, a timer) the simulation settles: the core's answers to waiting reserves go to their
+sessions, then the timer is re-armed. Virtual time is bounded by `MAX_SECONDS`
 (2**62 ns, about 146 years): moving the clock past it raises ValueError and changes nothing.
 """
 
@@ -17,10 +19,10 @@ from typing import Any
 import greenstalk
 import simpy
 
+from stalksim.client import ProcessClient, RawSimConnection, SimClient
 from stalksim.core import MAX_TIME, SEC, Server
 from stalksim.core.state import NEVER
-from stalksim.protocol import _hub
-from stalksim.protocol import advance as _guarded_advance
+from stalksim.protocol import Sessions
 
 #: beanstalkd's cap on -z (1 GiB).
 MAX_JOB_SIZE_LIMIT = 1073741824
@@ -93,7 +95,7 @@ class Simulation:
         self._names: set[str] = set()
         self._last_t = 0.0
         self._last_ns = 0
-        self._hub = _hub(self.server)  # raw sessions whose reserve was answered meanwhile
+        self.sessions = Sessions(self.server)  # every client's session, by connection
 
     # ---- time ----------------------------------------------------------------------------
     @property
@@ -128,13 +130,16 @@ class Simulation:
             self.env.run()
         elif until > self.env.now:
             self.env.run(until=until)
-        _guarded_advance(self.server, self.now_ns())
-        self._arm()
+        self.server.advance(self.now_ns())
+        self._settle()
 
-    def _arm(self) -> None:
-        """Schedule a simpy wake-up for the core's next due time, unless one is pending."""
-        if self._hub.ready:  # a session's reserve was answered by a direct core call
-            _guarded_advance(self.server, self.now_ns())
+    def _settle(self) -> None:
+        """After any core call: hand the core's answers to their sessions (a process's
+        client resolves its reserve event), then schedule a simpy wake-up for the core's
+        next due time, unless one is pending."""
+        for s in self.sessions.settle():
+            if s.owner is not None:
+                s.owner._answered()
         due = self.server._due
         if due >= NEVER or due in self._pending:
             return
@@ -149,11 +154,11 @@ class Simulation:
         due = ev.value
         self._pending.discard(due)
         now = self.now_ns()
-        _guarded_advance(self.server, due if due > now else now)
-        self._arm()
+        self.server.advance(due if due > now else now)
+        self._settle()
 
     def wait_for(self, done: Callable[[], bool], what: str, timeout: float | None = None) -> None:
-        """Step the simulation until `done()` is true (a reply hook made it so).
+        """Step the simulation until `done()` is true (an answer settled made it so).
 
         Raises WouldWaitForever when nothing left in the simulation can answer.
         """
@@ -161,7 +166,7 @@ class Simulation:
         start = env.now
         horizon = start + (self.max_wait if timeout is None else timeout + 1.0)
         steps = 0
-        self._arm()
+        self._settle()
         while not done():
             t = env.peek()
             if t == float("inf"):
@@ -179,17 +184,14 @@ class Simulation:
 
     # ---- clients and processes -----------------------------------------------------------
     def client(self, *, use: str = "default", watch: str | Iterable[str] = "default",
-               encoding: str | None = "utf-8") -> Any:
+               encoding: str | None = "utf-8") -> SimClient:
         """A synchronous greenstalk-compatible client (same keywords, minus the address)."""
-        from stalksim.client import SimClient
-
         return SimClient(self, encoding=encoding, use=use, watch=watch)
 
     def connect(self, name: str | None = None, *, use: str = "default",
-                watch: str | Iterable[str] = "default", encoding: str | None = "utf-8") -> Any:
+                watch: str | Iterable[str] = "default", encoding: str | None = "utf-8",
+                ) -> ProcessClient:
         """A client for simpy processes: `job = yield conn.reserve()`. `name` labels traces."""
-        from stalksim.client import ProcessClient
-
         return ProcessClient(self, name=name, encoding=encoding, use=use, watch=watch)
 
     def process(self, generator: Generator) -> simpy.Process:
@@ -202,10 +204,8 @@ class Simulation:
             raise _time_limit(f"timeout({seconds!r})", self.env.now + seconds)
         return self.env.timeout(seconds, value)
 
-    def raw(self) -> Any:
+    def raw(self) -> RawSimConnection:
         """A raw protocol connection (bytes in, bytes out) to this simulated server."""
-        from stalksim.client import RawSimConnection
-
         return RawSimConnection(self)
 
     # ---- traces --------------------------------------------------------------------------
@@ -226,8 +226,7 @@ class Simulation:
 
     def mark(self, actor: str, cause: str, job: int = 0, tube: str = "") -> None:
         """Record a worker event (crash, hang, wake, not-found...) in the trace."""
-        if self._events is not None:
-            self._events.append((self.now_ns(), job, tube, "", "", cause, actor))
+        self.server.emit(job, tube, "", "", cause, actor, at=self.now_ns())
 
     def __repr__(self) -> str:
         s = self.server

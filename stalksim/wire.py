@@ -1,7 +1,9 @@
 """`stalksim serve`: the simulated beanstalkd 1.12 on TCP, in real (or scaled) time.
 
 One core `Server`, one asyncio event loop, one `protocol.Session` per connection, and a single
-timer that fires when the core's next timer falls due. Virtual time is
+timer that fires when the core's next timer falls due. After anything that calls the core (data
+received, the timer, a hang-up, a close) the server settles: the core's answers to waiting
+reserves go to their sessions, which run their queued input and send their replies. Virtual time is
 `(monotonic ns - start) * speed`, so `--speed 10` makes delays, TTRs and pauses ten times
 shorter on the wall clock. Memory per connection is bounded: a session keeps at most one read
 chunk of unconsumed input and reading stops while replies are not being taken; it starts again
@@ -74,6 +76,7 @@ class WireServer:
         self.core.info = host_info()
         self.core.rusage = _rusage
         self.verbose = verbose
+        self.sessions = protocol.Sessions(self.core)  # each session's owner: its Connection
         self.conns: set[Connection] = set()
         self.held: set[Connection] = set()  # connections whose reading is paused
         self._timer: asyncio.TimerHandle | None = None
@@ -98,7 +101,18 @@ class WireServer:
 
     def _fire(self) -> None:
         self._timer = self._timer_due = None
-        protocol.advance(self.core, self.clock.now())
+        self.core.advance(self.clock.now())
+        self.settle()
+
+    def settle(self) -> None:
+        """After any core call: hand out the core's answers (each answered connection runs
+        its queued input and sends), until none is left; then re-arm the timer."""
+        while True:
+            answered = self.sessions.settle()
+            if not answered:
+                break
+            for s in answered:
+                s.owner.drive()
         self.rearm()
 
     def hold(self, c: Connection, held: bool) -> None:
@@ -149,24 +163,24 @@ class Connection(asyncio.Protocol):
         self.transport = transport
         self.fd = transport.get_extra_info("socket").fileno()
         srv = self.server
-        with protocol.guard(srv.core):
-            conn = srv.core.connect(srv.clock.now())
-        self.session = protocol.Session(srv.core, conn)
+        self.session = srv.sessions.open(srv.clock.now(), owner=self)
+        conn = self.session.conn
         self.session.max_out = OUT_LIMIT
-        self.session.on_output = self._pump
         if srv.verbose:
             self.session.log = srv.log
             srv.log(f"{conn.name} connected from {transport.get_extra_info('peername')}")
         transport.set_write_buffer_limits(high=OUT_LIMIT)
         srv.conns.add(self)
-        srv.rearm()
+        srv.settle()
 
     def data_received(self, data: bytes) -> None:
-        self._pump(data)
+        self.drive(data)
+        self.server.settle()
 
-    def _pump(self, data: bytes = b"") -> None:
+    def drive(self, data: bytes = b"") -> None:
         """Run the commands `data` completes and send their replies; while the replies are
-        being taken (writing is not paused), keep running the input left behind."""
+        being taken (writing is not paused), keep running the input left behind. The caller
+        settles the server after."""
         s = self.session
         clock = self.server.clock
         s.feed(data, clock.now())
@@ -196,7 +210,6 @@ class Connection(asyncio.Protocol):
                     self.transport.resume_reading()
                 self.reading = not hold
                 self.server.hold(self, hold)
-        self.server.rearm()
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -204,7 +217,8 @@ class Connection(asyncio.Protocol):
     def resume_writing(self) -> None:
         self.write_paused = False
         if not self.session.closed:
-            self._pump()
+            self.drive()
+            self.server.settle()
 
     def peer_gone(self, reset: bool) -> None:
         """The client hung up while reading was paused: a reset drops the connection (as a
@@ -213,13 +227,13 @@ class Connection(asyncio.Protocol):
             self.transport.abort()
         elif self.session.waiting:
             self.eof_received()
-            self._pump()
 
     def eof_received(self) -> bool:
-        """The client shut its side: a waiting reserve gets TIMED_OUT, then we close."""
+        """The client shut its side: a waiting reserve gets TIMED_OUT (sent as the server
+        settles, with the replies of the commands queued behind it), then we close."""
         if self.session.waiting:
             self.session.hangup(self.server.clock.now())
-            self._flush()
+            self.server.settle()
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -228,13 +242,14 @@ class Connection(asyncio.Protocol):
         srv.held.discard(self)
         if not self.session.closed:
             self.session.close(srv.clock.now())
+        srv.sessions.drop(self.session)
         srv.log(f"{self.session.conn.name} closed")
-        # break the session -> self._pump -> self cycle and drop unsent replies now: left to
-        # the cyclic collector, the buffers of stalled connections piled up (RSS grew ~13 MB
-        # for every 70 clients that flooded and reset)
-        self.session.on_output = self.session.log = None
+        # break the session -> self cycle and drop unsent replies now: left to the cyclic
+        # collector, the buffers of stalled connections piled up (RSS grew ~13 MB for every
+        # 70 clients that flooded and reset)
+        self.session.owner = self.session.log = None
         self.session.out = bytearray()
-        srv.rearm()
+        srv.settle()
 
 
 def host_info() -> dict[str, object]:

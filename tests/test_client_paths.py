@@ -23,8 +23,6 @@ RESERVES: dict[str, Callable[[Any], greenstalk.Job]] = {
     "byte-timeout": lambda c: c.reserve(timeout=1.5),  # sent as 1
 }
 BLOCKING = ("fast-blocking", "byte-blocking")
-# 22 of these fail until the seam is redesigned (issue 13); removed with the fix
-pytestmark = pytest.mark.xfail(reason="issue 13: two waiting states on one connection")
 
 
 def _later(sim: stalksim.Simulation, seconds: float, action: Callable[[], Any]) -> None:

@@ -14,13 +14,17 @@ class Clock:
     def __init__(self, **kwargs: object) -> None:
         self.now = 0
         self.server = Server(trace=[], **kwargs)
-        self.replies: list[tuple[str, object]] = []
+        self._replies: list[tuple[str, object]] = []
+
+    @property
+    def replies(self) -> list[tuple[str, object]]:
+        """Answers to waiting connections so far: (name, job id or word), the outbox drained."""
+        for c, answer in self.server.take_answers():
+            self._replies.append((c.name, answer if isinstance(answer, str) else answer.id))
+        return self._replies
 
     def conn(self, name: str):
-        c = self.server.connect(self.now, name)
-        c.on_reply = lambda job, word, name=name: self.replies.append(
-            (name, word if word else job.id))
-        return c
+        return self.server.connect(self.now, name)
 
     def at(self, seconds: float) -> None:
         self.now = round(seconds * SEC)

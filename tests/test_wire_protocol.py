@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+from weakref import WeakKeyDictionary
+
 import pytest
 
 from stalksim import _parse as P
-from stalksim import protocol
 from stalksim.core import SEC, Server
-from stalksim.protocol import Session
+from stalksim.protocol import Session, Sessions
+
+_sessions: WeakKeyDictionary[Server, Sessions] = WeakKeyDictionary()
 
 
 def session(server: Server) -> Session:
-    return Session(server, server.connect(0))
+    return _sessions.setdefault(server, Sessions(server)).open(0)
+
+
+def settle(server: Server) -> list[Session]:
+    """What a driver does after every core call: hand the core's answers to the sessions."""
+    return _sessions[server].settle()
 
 
 def talk(s: Session, data: bytes, now: int = 0) -> bytes:
     s.feed(data, now)
+    settle(s.server)
     out = bytes(s.out)
     del s.out[:]
     return out
@@ -126,23 +135,23 @@ def test_quit_closes_and_ignores_the_rest(server: Server) -> None:
 
 def test_waiting_reserve_buffers_input_and_continues(server: Server) -> None:
     a, b = session(server), session(server)
-    seen: list[bytes] = []
-    a.on_output = lambda: seen.append(bytes(a.out))
     assert talk(a, b"reserve\r\nlist-tube-used\r\nuse x\r\n") == b""
     assert a.waiting and not a.idle()
-    assert talk(b, b"put 0 0 9 1\r\nj\r\n") == b"INSERTED 1\r\n"
-    assert seen == [b"RESERVED 1 1\r\nj\r\nUSING default\r\nUSING x\r\n"]
+    b.feed(b"put 0 0 9 1\r\nj\r\n", 0)
+    assert bytes(a.out) == b"" and server.outbox  # answered as data, not inside b's command
+    assert settle(server) == [a]
+    assert bytes(b.out) == b"INSERTED 1\r\n"
+    assert bytes(a.out) == b"RESERVED 1 1\r\nj\r\nUSING default\r\nUSING x\r\n"
     assert a.idle()
 
 
 def test_timeout_answered_by_advance(server: Server) -> None:
     a = session(server)
-    calls: list[int] = []
-    a.on_output = lambda: calls.append(1)
     assert talk(a, b"reserve-with-timeout 2\r\nlist-tube-used\r\n") == b""
     assert server.next_due() == 2 * SEC
-    protocol.advance(server, 2 * SEC)
-    assert bytes(a.out) == b"TIMED_OUT\r\nUSING default\r\n" and calls == [1]
+    server.advance(2 * SEC)
+    assert settle(server) == [a]
+    assert bytes(a.out) == b"TIMED_OUT\r\nUSING default\r\n"
 
 
 def test_deadline_soon_and_close_releases(server: Server) -> None:
@@ -151,6 +160,7 @@ def test_deadline_soon_and_close_releases(server: Server) -> None:
     assert talk(a, b"reserve\r\nreserve\r\n") == b"RESERVED 1 1\r\nx\r\nDEADLINE_SOON\r\n"
     assert talk(b, b"reserve\r\n") == b""
     a.close(0)
+    settle(server)
     assert bytes(b.out) == b"RESERVED 1 1\r\nx\r\n"
 
 
@@ -158,6 +168,7 @@ def test_hangup_while_waiting(server: Server) -> None:
     a = session(server)
     talk(a, b"reserve\r\nlist-tube-used\r\n")
     a.hangup(0)
+    settle(server)
     assert bytes(a.out) == b"TIMED_OUT\r\nUSING default\r\n"
     assert server.waiting_n == 0
 

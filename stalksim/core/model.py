@@ -9,7 +9,6 @@ the stale entry to be skipped later.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 from stalksim.core.ms import Ms
@@ -91,15 +90,18 @@ class Tube:
         return f"<Tube {self.name}>"
 
 
-ReplyHook = Callable[["Job | None", "str | None"], None]
+#: The core's answer to a waiting reserve: the job it reserved, or a word (TIMED_OUT,
+#: DEADLINE_SOON, or CANCELLED when the simulator withdrew the reserve).
+Answer = Job | str
 
 
 class Conn:
-    """A client connection: used tube, watch list, reserved jobs, and a pending reserve."""
+    """A client connection: used tube, watch list, reserved jobs, and whether it waits in a
+    reserve (`waiting`, the one truth about it; its answer goes to `Server.outbox`)."""
 
     __slots__ = (
         "number", "name", "use", "watch", "reserved", "waiting", "timeout_at", "timer",
-        "producer", "worker", "closed", "on_reply", "answer", "in_reserve", "soonest",
+        "producer", "worker", "closed", "soonest",
     )
 
     def __init__(self, number: int, name: str) -> None:
@@ -114,9 +116,6 @@ class Conn:
         self.producer = False
         self.worker = False
         self.closed = False
-        self.on_reply: ReplyHook | None = None
-        self.answer: tuple[Job | None, str | None] | None = None
-        self.in_reserve = False
         self.soonest: Job | None = None
 
     def __lt__(self, other: Conn) -> bool:

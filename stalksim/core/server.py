@@ -1,18 +1,20 @@
 """beanstalkd 1.12's commands, one method per protocol command, named after it.
 
 Each method takes the connection and `now` (ns) and returns the success value, or raises
-`Refused(word)`. Global `cmd-*` counters go up once the command has parsed, whatever the
-outcome; argument errors (BAD_FORMAT) are raised before counting, as the server does.
+`Refused(word)`; a reserve that has to wait returns None (its answer comes through
+`outbox`). Global `cmd-*` counters go up once the command has parsed, whatever the outcome;
+argument errors (BAD_FORMAT) are raised before counting, as the server does.
 """
 
 from __future__ import annotations
 
 from heapq import heappop
 
-from stalksim import replies as R
 from stalksim.core import stats as S
+from stalksim.core import words as R
 from stalksim.core.model import BURIED, DELAYED, DELETED, READY, RESERVED, Conn, Job
-from stalksim.core.state import SEC, Refused, State, _top, name_ok
+from stalksim.core.state import SEC, State, _top, name_ok
+from stalksim.core.words import Refused
 
 U32 = 0xFFFFFFFF
 U64 = 0xFFFFFFFFFFFFFFFF
@@ -121,7 +123,7 @@ class Server(State):
 
     # ---- reserving -----------------------------------------------------------------------
     def reserve(self, c: Conn, now: int) -> Job | None:
-        """`reserve`: a job now, or None when the connection has to wait (on_reply later)."""
+        """`reserve`: a job now, or None when the connection has to wait (`conn.waiting`)."""
         self._op(c, now, "reserve")
         return self._wait_for_job(c, None)
 
@@ -152,45 +154,43 @@ class Server(State):
         for t in c.watch:
             t.waiting.append(c)
             self._waited.add(t)
-        c.in_reserve = True
-        c.answer = None
-        try:
-            self._process_queue()
-            if c.waiting:
-                self._schedule(c)
-                if c.timer is not None and c.timer[0] <= self.now:  # due at once
-                    c.timer = None
-                    self._conn_timeout(c)
-        finally:
-            c.in_reserve = False
-        if c.answer is None:
-            return None
-        job, word = c.answer
-        c.answer = None
-        if word is not None:
-            raise Refused(word)
-        return job
+        mark = len(self.outbox)
+        self._process_queue()
+        if c.waiting:
+            self._schedule(c)
+            if c.timer is not None and c.timer[0] <= self.now:  # due at once
+                c.timer = None
+                self._conn_timeout(c)
+        # answered at once (a timeout of 0, DEADLINE_SOON): the reply is this command's own
+        for i in range(mark, len(self.outbox)):
+            if self.outbox[i][0] is c:
+                answer = self.outbox.pop(i)[1]
+                if isinstance(answer, str):
+                    raise Refused(answer)
+                return answer
+        return None
 
     def hangup(self, c: Conn, now: int) -> bool:
-        """The client half-closed while its reserve waited: 1.12 answers TIMED_OUT (through
-        on_reply). False if the connection was not waiting."""
-        if not self.cancel_wait(c, now):
-            return False
-        self._answer(c, None, R.TIMED_OUT)
-        return True
+        """The client half-closed while its reserve waited: 1.12 answers TIMED_OUT (to the
+        outbox). False if the connection was not waiting."""
+        return self._withdraw(c, now, R.TIMED_OUT)
 
     def cancel_wait(self, c: Conn, now: int) -> bool:
-        """Withdraw a waiting reserve without an answer (the simulator gives up on it).
+        """Withdraw a waiting reserve: its answer is CANCELLED, which sends nothing.
 
         Not a protocol command: the simulator uses it when nothing can ever answer the
         reserve, so that the connection is usable again instead of blocked forever. False if
         the connection was not waiting.
         """
+        return self._withdraw(c, now, R.CANCELLED)
+
+    def _withdraw(self, c: Conn, now: int, word: str) -> bool:
         self.advance(now)
         if not self._stop_waiting(c):
             return False
         c.timeout_at = None
         self._schedule(c)
+        self._answer(c, word)
         return True
 
     def _best_ready(self, c: Conn) -> tuple | None:
@@ -232,7 +232,7 @@ class Server(State):
         t.total_deletes += 1
         job.state = DELETED
         del self.jobs[id]
-        self._emit(id, t.name, src, DELETED, "delete", c.name)
+        self.emit(id, t.name, src, DELETED, "delete", c.name)
         self._unref(t)
 
     def release(self, c: Conn, now: int, id: int, pri: int, delay: int) -> None:
@@ -261,7 +261,7 @@ class Server(State):
         job = self._own(c, id)
         job.deadline = self.now + job.ttr * SEC
         c.soonest = None
-        self._emit(id, job.tube.name, RESERVED, RESERVED, "touch", c.name)
+        self.emit(id, job.tube.name, RESERVED, RESERVED, "touch", c.name)
         self._schedule(c)
 
     # ---- peek and kick -------------------------------------------------------------------
@@ -332,7 +332,7 @@ class Server(State):
         if t is None:
             raise Refused(R.NOT_FOUND)
         t.pause_count += 1
-        self._emit(0, t.name, "", "", "pause", c.name)
+        self.emit(0, t.name, "", "", "pause", c.name)
         if not delay:
             # beanstalkd pauses for 1 ns: over before any later command can arrive. The
             # simulator's commands take no time, so it resumes the tube right here.

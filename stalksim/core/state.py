@@ -3,8 +3,9 @@
 Every command takes the connection and `now` (integer nanoseconds) first. Before acting, the
 server runs every timer due at `now` in beanstalkd's tick order: delayed jobs mature (soonest
 first), expired pauses end, then connection timers fire (TTR expiry, DEADLINE_SOON,
-TIMED_OUT). Errors are raised as `Refused(word)`. A reserve that has to wait is answered
-later through `conn.on_reply(job, word)`.
+TIMED_OUT). Errors are raised as `Refused(word)`. A reserve that has to wait returns None
+with `conn.waiting` set; whatever later answers it (a put, a timer, a close, a hang-up, a
+cancel) appends `(conn, answer)` to `outbox`, which drivers drain after every core call.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from __future__ import annotations
 from heapq import heapify, heappop, heappush
 from itertools import count
 
-from stalksim import replies as R
-from stalksim.core.model import BURIED, DELAYED, READY, RESERVED, Conn, Job, Tube
+from stalksim.core import words as W
+from stalksim.core.model import BURIED, DELAYED, READY, RESERVED, Answer, Conn, Job, Tube
 from stalksim.core.ms import Ms
+from stalksim.core.words import Refused
 
 SEC = 1_000_000_000
 SAFETY_MARGIN = SEC  # a connection is "deadline soon" 1 s before its soonest TTR deadline
@@ -25,14 +27,6 @@ from it (a u32 delay, TTR or pause, a 2^31 s reserve timeout) still falls due be
 NEVER = 1 << 63  # beanstalkd keeps time in int64 ns; due times at or past this are "never"
 NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-+/;.$_()")
 MAX_NAME = 200
-
-
-class Refused(Exception):
-    """The server answered with an error word instead of the command's success reply."""
-
-    def __init__(self, word: str) -> None:
-        super().__init__(word)
-        self.word = word
 
 
 def name_ok(name: str) -> bool:
@@ -70,6 +64,8 @@ class State:
             "platform": "python",
         }
         self.rusage = lambda: (0.0, 0.0)
+        #: Answers to waiting reserves, oldest first, until a driver takes them.
+        self.outbox: list[tuple[Conn, Answer]] = []
         self._timers: list[tuple[int, int, Conn]] = []
         self._seq = count()
         self._due = NEVER
@@ -145,7 +141,7 @@ class State:
         t.pause = 0
         if t in self._paused:
             self._paused.remove(t)
-        self._emit(0, t.name, "", "", "pause-ended", "")
+        self.emit(0, t.name, "", "", "pause-ended", "")
 
     # ---- tubes ---------------------------------------------------------------------------
     def _make_tube(self, name: str) -> Tube:
@@ -202,10 +198,20 @@ class State:
         self._unref(c.use)
         c.timer = None
 
-    # ---- job movement --------------------------------------------------------------------
-    def _emit(self, job: int, tube: str, src: str, dst: str, cause: str, actor: str) -> None:
+    def take_answers(self) -> list[tuple[Conn, Answer]]:
+        """The answers given to waiting connections since the last call, oldest first."""
+        out, self.outbox = self.outbox, []
+        return out
+
+    # ---- the trace -----------------------------------------------------------------------
+    def emit(self, job: int, tube: str, src: str, dst: str, cause: str, actor: str,
+             at: int | None = None) -> None:
+        """Append one trace event laid out as `stalksim.trace.RawEvent` (time ns, job, tube,
+        src, dst, cause, actor); `at` defaults to the core's clock. The trace's one writer."""
         if self.trace is not None:
-            self.trace.append((self.now, job, tube, src, dst, cause, actor))
+            self.trace.append((self.now if at is None else at, job, tube, src, dst, cause, actor))
+
+    # ---- job movement --------------------------------------------------------------------
 
     def _enqueue(self, job: Job, delay: int, cause: str, actor: str) -> None:
         """Put a job into its tube's delayed heap (delay > 0, seconds) or ready heap."""
@@ -231,8 +237,7 @@ class State:
                 t.urgent_n += 1
                 self.urgent_n += 1
             job.state = READY
-        if self.trace is not None:
-            self.trace.append((self.now, job.id, t.name, src, job.state, cause, actor))
+        self.emit(job.id, t.name, src, job.state, cause, actor)
         if not delay and self.waiting_n:
             self._process_queue()
 
@@ -278,8 +283,7 @@ class State:
         s = c.soonest
         if s is not None and job.deadline < s.deadline:
             c.soonest = job
-        if self.trace is not None:
-            self.trace.append((self.now, job.id, job.tube.name, src, RESERVED, cause, c.name))
+        self.emit(job.id, job.tube.name, src, RESERVED, cause, c.name)
         self._schedule(c)
 
     def _unreserve(self, c: Conn, job: Job) -> None:
@@ -298,19 +302,19 @@ class State:
         t.buried_n += 1
         self.buried_n += 1
         job.buries += 1
-        self._emit(job.id, t.name, job.state, BURIED, "bury", actor)
+        self.emit(job.id, t.name, job.state, BURIED, "bury", actor)
         job.state = BURIED
 
     def _own(self, c: Conn, id: int) -> Job:
         job = self.jobs.get(id)
         if job is None or job.state != RESERVED or job.reserver is not c:
-            raise Refused(R.NOT_FOUND)
+            raise Refused(W.NOT_FOUND)
         return job
 
     def _find(self, id: int) -> Job:
         job = self.jobs.get(id)
         if job is None:
-            raise Refused(R.NOT_FOUND)
+            raise Refused(W.NOT_FOUND)
         return job
 
     # ---- reserving -----------------------------------------------------------------------
@@ -350,11 +354,8 @@ class State:
         if at < self._due:
             self._due = at
 
-    def _answer(self, c: Conn, job: Job | None, word: str | None) -> None:
-        if c.in_reserve:
-            c.answer = (job, word)
-        elif c.on_reply is not None:
-            c.on_reply(job, word)
+    def _answer(self, c: Conn, answer: Answer) -> None:
+        self.outbox.append((c, answer))
 
     def _stop_waiting(self, c: Conn) -> bool:
         if not c.waiting:
@@ -379,11 +380,11 @@ class State:
             self._enqueue(job, 0, "ttr-expired", c.name)
         if deadline_soon:
             self._stop_waiting(c)
-            self._answer(c, None, R.DEADLINE_SOON)
+            self._answer(c, W.DEADLINE_SOON)
         elif c.waiting and c.timeout_at is not None:
             c.timeout_at = None
             self._stop_waiting(c)
-            self._answer(c, None, R.TIMED_OUT)
+            self._answer(c, W.TIMED_OUT)
         self._schedule(c)
 
     def _process_queue(self) -> None:
@@ -407,7 +408,7 @@ class State:
             c = t.waiting.take()
             self._stop_waiting(c)
             self._reserve(c, job, "reserve")
-            self._answer(c, job, None)
+            self._answer(c, job)
 
     def _conn_ready(self, c: Conn) -> bool:
         return any(t.ready_n for t in c.watch)

@@ -9,7 +9,7 @@ from stalksim.core.model import DELAYED, RESERVED
 
 if TYPE_CHECKING:
     from stalksim.core.model import Job, Tube
-    from stalksim.core.server import Server
+    from stalksim.core.state import State
 
 SEC = 1_000_000_000
 
@@ -65,7 +65,7 @@ def stats_tube(t: Tube, now: int) -> str:
     ))
 
 
-def stats(s: Server) -> str:
+def stats(s: State) -> str:
     info = s.info
     utime, stime = s.rusage()
     ops = s.ops

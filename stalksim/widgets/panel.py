@@ -13,14 +13,13 @@ import greenstalk
 import ipywidgets as widgets
 from IPython.display import HTML
 
-from stalksim import replies
-from stalksim.client import SimClient
+from stalksim.client import EXCEPTIONS, SimClient
 from stalksim.core import SEC
 from stalksim.simulation import Simulation
 from stalksim.trace import STATES
 from stalksim.widgets._render import esc, state_tables, table
 
-WORDS = {cls: word for word, cls in replies.EXCEPTIONS.items()}
+WORDS = {cls: word for word, cls in EXCEPTIONS.items()}
 _OWNER_ONLY = ("this connection has not reserved job {job}: release, bury and touch work only "
                "on a job reserved by this connection (once its TTR runs out the job is ready "
                "again, or another connection may have reserved it)")
