@@ -12,7 +12,9 @@ replay, with beanstalkd's rules for damaged files (see docs/binlog.md):
 - a record cut short, a name length out of range, a body larger than -z, or an unknown
   state ends the reading of that file; the job whose record was damaged is dropped (even if
   an earlier file restored it), the records before it stand, and the next file is read;
-- a short record for a job no full record introduced is ignored.
+- a short record for a job no full record introduced is ignored;
+- a later record that makes a job's body bigger: beanstalkd 1.12 overruns its memory there
+  (it aborts); read() warns as beanstalkd's own check means to and drops the job.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class LogJob:
 
     rec: Jobrec
     tube: bytes
-    body: bytes
+    body: bytes  # the job's body buffer, sized by its first full record, with "\r\n"
     file: LogFile | None = None
     used: int = 0  # bytes of its records counted as alive
 
@@ -216,16 +218,24 @@ class _Reader:
                 self.warn(f"{self.f.path}:{self.pos - size}: job {rec.id} is too big "
                           f"({rec.body_size} > {self.max_job_size})")
                 return self.fail(rec.id, None)
-            job = LogJob(rec, name, b"")
+            job = LogJob(rec, name, bytes(max(rec.body_size, 0)))
             jobs[rec.id] = job
             log.next_id = max(log.next_id, rec.id + 1)
+        elif _grows(rec.body_size, len(job.body)):
+            # beanstalkd 1.12 checks this only after overwriting the old size, so its check
+            # never fires and it reads past the job's buffer (seen: "malloc(): corrupted top
+            # size", SIGABRT); here the check it meant to make stands.
+            where = f"{self.f.path}:{self.pos - size}"
+            self.warn(f"{where}: job {rec.id} size changed")
+            self.warn(f"{where}: was {len(job.body)}, now {rec.body_size}")
+            return self.fail(rec.id, job)
         job.rec = rec
         self.order.setdefault(rec.id, None)
         if full:
             body = self.take(rec.body_size, "v5 job body" if v5 else "job body")
             if body is None:
                 return self.fail(rec.id, job)
-            job.body = body
+            job.body = body + job.body[len(body):]  # read into the buffer the job has
             sz += rec.body_size
             log.remove_job(job.file, rec.id, job)
             log.add_job(self.f, rec.id, job)
@@ -243,6 +253,12 @@ class _Reader:
         if job is not None:
             self.drop(job_id, job)
         return False
+
+
+def _grows(new: int, old: int) -> bool:
+    """Whether a job's body size grows (compared as C's unsigned sizes)."""
+    mask = 0xFFFFFFFFFFFFFFFF
+    return new & mask > old & mask
 
 
 def read_dir(log: Log, warn: Callable[[str], None], max_job_size: int) -> dict[int, None]:
@@ -285,7 +301,8 @@ def replay(log: Log, order: dict[int, None], now_ns: int, warnings: list[str]) -
     jobs = []
     for job_id in order:
         lj = log.jobs[job_id]
-        image = JobImage.from_record(lj.rec, lj.tube.decode("latin-1"), lj.body,
+        body = lj.body[:lj.rec.body_size]  # a record's smaller size cuts what is served
+        image = JobImage.from_record(lj.rec, lj.tube.decode("latin-1"), body,
                                      lj.file.seq if lj.file else 0)
         if lj.rec.state == fmt.BURIED:
             image = replace(image, buries=image.buries + 1)

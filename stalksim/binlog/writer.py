@@ -89,7 +89,9 @@ class Writer(Log):
         lj = self._job(job.id)
         if write:
             self._reserve_or_fail(fmt.SHORT_RECORD_SIZE)
-        lj.rec = job.jobrec()
+        rec = job.jobrec()
+        rec.body_size = lj.rec.body_size  # the body is the put's
+        lj.rec = rec
         if write:
             self._write(job.id, lj)
             self._maintain()
@@ -147,7 +149,8 @@ class Writer(Log):
                 raise NoSpace(errno.ENOSPC, "no reserved room in the binlog")
             if lj.file is None:
                 self.add_job(self.cur, job_id, lj)
-                self._append(lj, fmt.full_record(lj.tube, lj.rec, lj.body))
+                body = lj.body[:lj.rec.body_size]
+                self._append(lj, fmt.full_record(lj.tube, lj.rec, body))
             else:
                 self._append(lj, fmt.short_record(lj.rec))
                 if lj.rec.state == fmt.INVALID:
