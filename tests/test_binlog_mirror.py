@@ -22,6 +22,7 @@ from tests.test_binlog_helpers import NS, real_on
 pytestmark = pytest.mark.real
 
 TUBES = ["default", "orders", "a-much-longer-tube-name-for-bigger-records"]
+COMPARED = {"runs": 0, "files": 0, "records": 0}  # counted for reports
 
 
 def image(c: greenstalk.Client, jid: int) -> binlog.JobImage:
@@ -134,4 +135,7 @@ def test_writer_writes_beanstalkds_files(tmp_path, seed: int, size: int) -> None
         assert binlog_files(str(mine_d)) == names
         for name in names:
             assert masked(str(real_d / name)) == masked(str(mine_d / name)), name
+            COMPARED["records"] += len(records(str(real_d / name)))
+        COMPARED["runs"] += 1
+        COMPARED["files"] += len(names)
     assert len(names) > 1 and left > 0, "the run should rotate and keep jobs"
