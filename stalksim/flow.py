@@ -82,22 +82,32 @@ def _place(state: str, tube: str, worker: str, producer: str) -> str:
     return "deleted" if state == "deleted" else f"{state}:{tube}"
 
 
-def _step_caption(cause: str, job: int, actor: str, tube: str, dst: str, again: bool) -> str:
+def _step_words(cause: str, ref: str, actor: str, tube: str, dst: str, again: bool
+                ) -> tuple[str, str]:
+    """What a step does and the state it leaves the job in; `ref` names the job ("job 3", or
+    "it" further on in one instant's story)."""
     where = "delayed" if dst == "delayed" else "ready"
+    its = "its" if ref == "it" else f"{ref}'s"
     return {
-        "put": f"{actor} puts job {job} into {tube}: it is {where}",
-        "reserve": f"{actor} reserves job {job}" + (" (delivered again)" if again else ""),
-        "reserve-job": f"{actor} reserves job {job} by its id",
-        "delete": f"{actor} deletes job {job}: done",
-        "release": f"{actor} releases job {job}: it is {where} again",
-        "bury": f"{actor} buries job {job}: it waits in buried for a kick",
-        "kick": f"{actor} kicks job {job}: it is ready again",
-        "kick-job": f"{actor} kicks job {job}: it is ready again",
-        "touch": f"{actor} touches job {job}: its TTR starts again",
-        "delay-matured": f"job {job}'s delay is over: it is ready",
-        "ttr-expired": f"job {job}'s TTR expired while {actor} held it: it is ready again",
-        "connection-closed": f"{actor}'s connection closed: job {job} is ready again at once",
-    }.get(cause, f"job {job}: {cause}")
+        "put": (f"{actor} puts {ref} into {tube}", f"it is {where}"),
+        "reserve": (f"{actor} reserves {ref}" + (" (delivered again)" if again else ""), ""),
+        "reserve-job": (f"{actor} reserves {ref} by its id", ""),
+        "delete": (f"{actor} deletes {ref}", "done"),
+        "release": (f"{actor} releases {ref}", f"it is {where} again"),
+        "bury": (f"{actor} buries {ref}", "it waits in buried for a kick"),
+        "kick": (f"{actor} kicks {ref}", "it is ready again"),
+        "kick-job": (f"{actor} kicks {ref}", "it is ready again"),
+        "touch": (f"{actor} touches {ref}", "its TTR starts again"),
+        "delay-matured": (f"{its} delay is over", "it is ready"),
+        "ttr-expired": (f"{its} TTR expired while {actor} held it", "it is ready again"),
+        "connection-closed": (f"{actor}'s connection closed", f"{ref} is ready again at once"),
+    }.get(cause, (ref, cause))
+
+
+def _step_caption(cause: str, job: int, actor: str, tube: str, dst: str, again: bool,
+                  ref: str = "") -> str:
+    head, tail = _step_words(cause, ref or f"job {job}", actor, tube, dst, again)
+    return f"{head}: {tail}" if tail else head
 
 
 def layout(trace: Trace | list[RawEvent], book: JobBook | None = None,
@@ -267,6 +277,53 @@ def _moment_caption(s: dict[str, Any], holds: list[dict[str, Any]]) -> str:
     hung = f"{s['actor']} is hung, so " if h and h["hung"] else ""
     return (f"job {s['job']}'s TTR expired{ago}: {hung}beanstalkd takes it from "
             f"{s['actor']} and it is ready again")
+
+
+STEP_MOMENTS = ("ttr-expired", "connection-closed", "bury", "kick", "kick-job")
+
+
+def captions(lay: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the caption under the view says from each instant on, until the next: all that
+    happens at that instant, each job told up to where it ends up ("shop puts job 1 into
+    orders: it is ready, and at once worker-1 reserves it"), so that the caption and the
+    picture (every step at or before the time) agree at every time. `moment`: a chapter."""
+    steps: dict[float, list[dict[str, Any]]] = {}
+    for s in lay["steps"]:
+        steps.setdefault(s["t"], []).append(s)
+    marks: dict[float, list[dict[str, Any]]] = {}
+    told: dict[tuple[float, int, str], str] = {}  # a step a moment tells in its own words
+    for m in lay["moments"]:
+        if m["kind"] in STEP_MOMENTS:
+            told[m["t"], m["job"], m["kind"]] = m["caption"]
+        else:
+            marks.setdefault(m["t"], []).append(m)
+    delivered: set[int] = set()
+    out = []
+    for t in sorted(set(steps) | set(marks)):
+        chains: dict[int, list[dict[str, Any]]] = {}
+        for s in steps.get(t, []):
+            chains.setdefault(s["job"], []).append(s)
+        parts = [m["caption"] for m in marks.get(t, []) if m["kind"] not in ("start", "done")]
+        for job, chain in chains.items():
+            said = []
+            for s in chain:
+                kind = s["to"].partition(":")[0]
+                again = s["cause"] == "reserve" and job in delivered
+                if kind == "worker" and s["cause"] != "touch":
+                    delivered.add(job)
+                own = told.get((t, job, s["cause"])) if not said else None
+                said.append(own or _step_caption(s["cause"], job, s["actor"], s["tube"], kind,
+                                                 again, "it" if said else ""))
+            parts.append(", and at once ".join(said))
+        kinds = {m["kind"] for m in marks.get(t, [])}
+        text = "; ".join(parts)
+        if "start" in kinds:
+            text = f"the run begins: {text}"
+        if "done" in kinds:
+            text += f"; all jobs are done at {secs(t)}"
+        out.append({"t": t, "text": text, "moment": t in marks or any(
+            (t, job, s["cause"]) in told for job, c in chains.items() for s in c)})
+    return out
 
 
 def narration(lay: dict[str, Any]) -> list[tuple[float, str]]:

@@ -6,6 +6,7 @@ Regenerate the golden files only deliberately: `python -m tests.test_flow --upda
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -13,9 +14,9 @@ import pytest
 
 import stalksim
 import stalksim.flow
-from stalksim.flow import layout, narration, snapshot
+from stalksim.flow import captions, layout, narration, snapshot
 from stalksim.forks import Fault, Fork, fork, fork_of
-from stalksim.scenarios import PRIORITIES, run_scenario
+from stalksim.scenarios import PRIORITIES, SCENARIOS, run_scenario
 from stalksim.simulation import Simulation
 from stalksim.trace import Trace
 from stalksim.workers import Crash, Producer, Worker
@@ -98,6 +99,71 @@ def test_narration_tells_the_crash_and_the_hang() -> None:
     assert any("job 3's TTR expired" in c and "worker-1 is hung" in c for c in at7), hang
     assert any(t == 3.5 and "hangs holding job 3" in c and "TTR runs out at 7 s" in c
                for t, c in hang)
+
+
+def claimed_places(text: str) -> dict[int, str | None]:
+    """Where a caption says each job it names is now: read from the last clause of the last
+    part ("; ") naming it ("worker-2 reserves it" -> worker:worker-2, "...: done" -> deleted,
+    "... ready ..." -> ready); None where that clause claims no place."""
+    out: dict[int, str | None] = {}
+    for part in text.split("; "):
+        last = part.split(", and at once ")[-1]
+        held = re.match(r"(\S+) (?:reserves|touches|hangs holding)\b", last) or re.search(
+            r"a reserve from (\S+) with DEADLINE_SOON", last)
+        place = ("deleted" if re.search(r"\bdeletes\b|: done\b", last)
+                 else f"worker:{held.group(1)}" if held
+                 else next((k for k in ("buried", "delayed", "ready") if k in last), None))
+        for job in re.findall(r"\bjob (\d+)", part):
+            out[int(job)] = place
+    return out
+
+
+def test_claimed_places_reads_what_a_caption_says() -> None:
+    """The reader the agreement test relies on; the old caption at 0 s is caught by it."""
+    assert claimed_places("shop puts job 1 into orders: it is ready") == {1: "ready"}
+    assert claimed_places("shop puts job 1 into orders: it is ready, and at once worker-1 "
+                          "reserves it") == {1: "worker:worker-1"}
+    assert claimed_places("worker-2 deletes job 4: done; worker-2 reserves job 3 (delivered "
+                          "again)") == {4: "deleted", 3: "worker:worker-2"}
+    assert claimed_places("worker-1 wakes up and finishes job 3") == {3: None}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_caption_and_picture_agree_at_every_instant(name: str) -> None:
+    """Each caption names every job that moved at its instant and says where it is once
+    every step up to then is drawn (the picture: `snapshot`); a caption holds until the next,
+    and nothing moves between two instants."""
+    lay = fork(name, until=40.0).layout()
+    caps = captions(lay)
+    assert [c["t"] for c in caps] == sorted({s["t"] for s in lay["steps"]} | {
+        m["t"] for m in lay["moments"]})
+    for c in caps:
+        at = snapshot(lay, c["t"])
+        where = {j: f"worker:{n}" for n, jobs in at["held"].items() for j in jobs}
+        where |= {j: k for tube in at["tubes"].values() for k, jobs in tube.items() for j in jobs}
+        where |= dict.fromkeys(at["deleted"], "deleted")
+        said = claimed_places(c["text"])
+        for job in {s["job"] for s in lay["steps"] if s["t"] == c["t"]}:
+            assert said.get(job), (c, job)
+        for job, place in said.items():
+            assert place is None or place == where.get(job), (c, job, where.get(job))
+    first = caps[0]["text"]
+    if name == "crashed-consumer":
+        assert first == ("the run begins: shop puts job 1 into orders: it is ready, and at once "
+                         "worker-1 reserves it")
+        assert claimed_places(lay["steps"][0]["caption"])[1] == "ready"  # what it said before
+
+
+def test_captions_of_the_crash_and_the_hang() -> None:
+    crash = {c["t"]: c["text"] for c in captions(flow_layout("crashed-consumer"))}
+    assert crash[3.5] == ("worker-1 crashes holding job 3: its connection closes; worker-1's "
+                          "connection closed: job 3 is ready again at once")
+    assert crash[5.0] == "worker-2 deletes job 4: done; worker-2 reserves job 3 (delivered again)"
+    hang = captions(flow_layout("hung-consumer"))
+    at7 = next(c for c in hang if c["t"] == pytest.approx(7.0, abs=1e-6))
+    assert at7["moment"] and at7["text"].endswith(
+        "it is ready again, and at once worker-2 reserves it (delivered again)")
+    assert [c["t"] for c in hang if c["moment"]] == [0.0, 3.5, 6.0, at7["t"], 9.000000001, 11.5]
 
 
 def test_fork_without_faults_is_the_original_run() -> None:

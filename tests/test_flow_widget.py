@@ -8,7 +8,7 @@ import json
 import pytest
 
 from stalksim import live
-from stalksim.flow import layout
+from stalksim.flow import captions, layout
 from stalksim.scenarios import run_scenario
 from stalksim.simulation import Simulation
 from stalksim.widgets.flowview import PALETTE, FlowView
@@ -21,6 +21,7 @@ def test_view_of_a_run_sends_the_golden_layout_and_the_shared_palette() -> None:
     assert json.loads(json.dumps(view.data)) == json.loads(golden_path("hung-consumer")
                                                            .read_text())
     assert view.palette == PALETTE
+    assert view.captions == captions(view.data)
     assert PALETTE["ready"] == "#56B4E9" and PALETTE["crash"] == "#D55E00"
     assert "export default" in FlowView._esm and "cdn" not in FlowView._esm.lower()
 
@@ -63,6 +64,8 @@ def test_view_follows_a_simulation_driven_by_hand() -> None:
     hold = view.data["holds"][0]
     assert (hold["job"], hold["deadline"]) == (job.id, 4.0)
     assert view.data["title"] == "simulation at 2 s"
+    assert view.captions == captions(view.data)
+    assert [c["t"] for c in view.captions] == [0.0, 3.0]  # 3 s: DEADLINE_SOON (TTR 4 s)
     with pytest.raises(ValueError, match="forks need a scenario run"):
         view.add_fault("conn-1", "crash", 1.0)
 

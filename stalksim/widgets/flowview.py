@@ -20,7 +20,7 @@ import anywidget
 import traitlets
 
 from stalksim import _viewutil as vu
-from stalksim.flow import JobBook, layout
+from stalksim.flow import JobBook, captions, layout
 from stalksim.forks import Fault, Fork, fork, fork_of
 from stalksim.scenarios import SCENARIOS, Result
 from stalksim.simulation import Simulation
@@ -47,6 +47,8 @@ class FlowView(anywidget.AnyWidget):
     _esm = _esm()
     _css = STATIC / "flowview.css"
     data = traitlets.Dict().tag(sync=True)
+    captions = traitlets.List().tag(sync=True)
+    """`stalksim.flow.captions(data)`: the caption from each instant on (set with `data`)."""
     fork_data = traitlets.Dict().tag(sync=True)
     summary = traitlets.Unicode("").tag(sync=True)
     fork_spec = traitlets.Unicode("").tag(sync=True)
@@ -62,7 +64,7 @@ class FlowView(anywidget.AnyWidget):
         if isinstance(source, Result):
             self.base = fork_of(source)
             same = self.base.trace.raw == source.trace.raw
-            self.data = self.base.layout() if same else layout(source.trace)
+            self.show(self.base.layout() if same else layout(source.trace))
         elif isinstance(source, Simulation):
             self.sim, self._book = source, JobBook.attach(source)
             self.refresh()
@@ -70,14 +72,20 @@ class FlowView(anywidget.AnyWidget):
             tr = as_trace(source)
             self.base = _fork_from_meta(tr)
             same = self.base is not None and self.base.trace.raw == tr.raw
-            self.data = self.base.layout() if same and self.base else layout(tr)
+            self.show(self.base.layout() if same and self.base else layout(tr))
         self.on_msg(self._on_msg)
 
     def refresh(self) -> None:
         """Send the followed Simulation's trace so far (FlowView(sim) only)."""
         if self.sim is None:
             raise TypeError("refresh() follows a Simulation: FlowView(sim)")
-        self.data = layout(self.sim.trace, self._book, f"simulation at {self.sim.now:g} s")
+        self.show(layout(self.sim.trace, self._book, f"simulation at {self.sim.now:g} s"))
+
+    def show(self, lay: dict[str, Any]) -> None:
+        """Draw a layout: it and its captions go to the page in one message."""
+        with self.hold_sync():
+            self.data = lay
+            self.captions = captions(lay)
 
     def add_fault(self, worker: str, kind: str, at: float, **extra: Any) -> Fork:
         """What the click does: fork the run with one more fault and show it beside."""

@@ -47,8 +47,9 @@ def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[lab.Jupyter
 
 
 @pytest.fixture(scope="session")
-def chromium(jupyterlab: lab.JupyterLab) -> Iterator[Any]:
+def chromium() -> Iterator[Any]:
     """Debian's Chromium, headless, driven by Playwright (no browser download)."""
+    require_browser_stack()
     from playwright.sync_api import sync_playwright
 
     pw = sync_playwright().start()
@@ -91,6 +92,29 @@ def page(chromium: Any, jupyterlab: lab.JupyterLab) -> Iterator[Any]:
     finally:
         context.close()
         jupyterlab.shutdown_sessions()
+
+
+@pytest.fixture
+def bare_page(chromium: Any) -> Iterator[Any]:
+    """A page with no JupyterLab behind it (FlowView's standalone harness); it may reach no
+    network at all: requests go to `bare_page.stalk_blocked` and fail."""
+    context = chromium.new_context(viewport={"width": 1366, "height": 900})
+    blocked: list[str] = []
+    page_errors: list[str] = []
+
+    def nothing_remote(route: Any) -> None:
+        blocked.append(route.request.url)
+        route.abort()
+
+    context.route("http*://**/*", nothing_remote)
+    pg = context.new_page()
+    pg.on("pageerror", lambda exc: page_errors.append(str(exc)[:500]))
+    pg.stalk_blocked = blocked
+    pg.stalk_page_errors = page_errors
+    try:
+        yield pg
+    finally:
+        context.close()
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from stalksim.flow import captions
 from stalksim.widgets.flowview import PALETTE, STATIC, _esm
 
 # A minimal anywidget model: get/set/on/send, with what the view sends kept in window.__fvSent.
@@ -34,8 +35,8 @@ def open_view(page: Any, data: dict[str, Any], fork_data: dict[str, Any] | None 
     page.add_script_tag(content=FAKE_MODEL)
     page.add_script_tag(content=_esm() + "\nwindow.__fvRender = render;", type="module")
     page.wait_for_function("() => window.__fvRender !== undefined")
-    state = {"data": data, "fork_data": fork_data or {}, "summary": summary, "fork_spec": "",
-             "palette": PALETTE}
+    state = {"data": data, "captions": captions(data), "fork_data": fork_data or {},
+             "summary": summary, "fork_spec": "", "palette": PALETTE}
     return page.evaluate(
         """async (json) => {
           const t0 = performance.now();

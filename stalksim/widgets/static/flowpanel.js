@@ -6,10 +6,10 @@ const TRANSIT_WALL = 0.6; // wall seconds a move takes while playing (at most MA
 const MAX_TRANSIT = 0.8;
 const SETTLE_MS = 450; // after a step or a scrub, moves finish in this much wall time
 const TRAIL = 2.0; // virtual seconds a TTR-expired / connection-closed path stays drawn
-const STICKY = 2.5; // virtual seconds a moment's caption stays up
 const W = 900, TOP = 44, R = 15, GAP = 36;
 const COL = { prod: [12, 120], tube: [146, 404], work: [574, 314] };
 const WH = 86; // worker box height
+const LABEL_H = 18, LABEL_PAD = 3; // a move label's line height and the room around it
 const LABELS = { "ttr-expired": "TTR expired", "connection-closed": "connection closed",
   release: "release", bury: "bury", kick: "kick", "kick-job": "kick" };
 let panelCount = 0;
@@ -47,6 +47,8 @@ class Panel {
     this.drawColumns(onWorker);
     this.moves = el("g", { class: "fv-moves" }, this.svg);
     this.tokens = el("g", { class: "fv-tokens" }, this.svg);
+    this.labels = el("g", { class: "fv-labels" }, this.svg);
+    this.widths = new Map();
   }
   drawColumns(onWorker) {
     const lay = this.lay, svg = this.svg;
@@ -65,7 +67,7 @@ class Panel {
       ["ready", "delayed", "buried"].forEach((s, i) => {
         const ly = yt + 32 + i * 48;
         el("rect", { x: tx + 84, y: ly, width: tw - 94, height: 42, rx: 21,
-          class: `fv-lane fv-lane-${s}` }, svg);
+          class: `fv-lane fv-lane-${s}`, "data-place": `${s}:${t}` }, svg);
         el("text", { x: tx + 10, y: ly + 27, class: "fv-label" }, svg, s);
         const more = el("text", { x: tx + 96, y: ly + 27, class: "fv-more" }, svg, "");
         this.places.set(`${s}:${t}`, { x: tx + tw - 10 - R - 6, y: ly + 21, lane: true,
@@ -78,7 +80,8 @@ class Panel {
     for (const w of lay.workers) {
       const g = el("g", { class: "fv-worker", "data-worker": w, tabindex: 0, role: "button",
         "aria-label": `worker ${w}: pause, then press to crash, hang or slow it` }, svg);
-      el("rect", { x: wx, y: yw, width: ww, height: WH, rx: 8, class: "fv-box" }, g);
+      el("rect", { x: wx, y: yw, width: ww, height: WH, rx: 8, class: "fv-box",
+        "data-place": `worker:${w}` }, g);
       el("text", { x: wx + 50, y: yw + 22, class: "fv-name" }, g, w);
       const status = el("text", { x: wx + 50, y: yw + 44, class: "fv-status" }, g, "idle");
       const ttr = el("text", { x: wx + 50, y: yw + 66, class: "fv-countdown" }, g, "");
@@ -90,7 +93,8 @@ class Panel {
       this.places.set(`worker:${w}`, { x: wx + 25, y: yw + WH / 2, worker: true });
       yw += WH + 10;
     }
-    el("rect", { x: wx, y: yw, width: ww, height: 56, rx: 8, class: "fv-bin" }, svg);
+    el("rect", { x: wx, y: yw, width: ww, height: 56, rx: 8, class: "fv-bin",
+      "data-place": "deleted" }, svg);
     this.binText = el("text", { x: wx + 50, y: yw + 34, class: "fv-name" }, svg, "deleted: 0");
     this.places.set("deleted", { x: wx + 25, y: yw + 28 });
     const h = Math.max(y, yt, yw + 56) + 16;
@@ -122,7 +126,9 @@ class Panel {
       if (j.transit && Math.abs(j.transit.t0 - s.t) < 1e-6) {
         j.transit.pts.push(this.anchor(s.from)); j.transit.causes.push(s.cause);
       } else {
-        j.transit = { t0: s.t, from: j.rest || this.anchor(s.from), pts: [], causes: [s.cause] };
+        // from where the token rests, unless that rest is stale (steps applied in one go)
+        const from = j.rest && j.rest.place === s.from ? j.rest : this.anchor(s.from);
+        j.transit = { t0: s.t, from, pts: [], causes: [s.cause] };
       }
       j.place = s.to; j.pri = s.pri; j.seq = this.k;
       if ("deadline" in s) { j.deadline = s.deadline; j.ttrFrom = s.t; }
@@ -148,7 +154,7 @@ class Panel {
       }
       list.forEach((j, i) => {
         const hidden = (p.lane && i >= p.cap) || (place === "deleted" && j !== last);
-        j.rest = { x: p.x + (p.lane ? -i * GAP : p.worker ? i * GAP : 0), y: p.y, hidden };
+        j.rest = { x: p.x + (p.lane ? -i * GAP : p.worker ? i * GAP : 0), y: p.y, hidden, place };
       });
       if (p.lane) p.more.textContent = list.length > p.cap ? `+${list.length - p.cap} more` : "";
     }
@@ -196,19 +202,38 @@ class Panel {
     this.drawWorkers(T);
     return busy;
   }
+  // One polyline per move; the named ones (TTR expired, connection closed, release, bury,
+  // kick) get a label above, placed by placeLabels so that no two overlap.
   drawMoves(moves) {
-    while (this.moves.childNodes.length > moves.length * 2) this.moves.lastChild.remove();
+    const lines = this.moves.childNodes, named = [];
+    while (lines.length > moves.length) this.moves.lastChild.remove();
     moves.forEach(([pts, causes, faded], i) => {
-      let line = this.moves.childNodes[2 * i], label = this.moves.childNodes[2 * i + 1];
-      if (!line) { line = el("polyline", {}, this.moves); label = el("text", {}, this.moves); }
+      const line = lines[i] || el("polyline", {}, this.moves);
       const cause = causes.find((c) => c in LABELS) || causes[causes.length - 1];
       line.setAttribute("points", pts.map((p) => `${p.x},${p.y}`).join(" "));
       line.setAttribute("class", `fv-move fv-cause-${cause}${faded ? " fv-faded" : ""}`);
-      const mid = pts[Math.floor(pts.length / 2)];
-      label.setAttribute("x", mid.x); label.setAttribute("y", Math.min(...pts.map((p) => p.y)) - 14);
-      label.setAttribute("class", `fv-move-label fv-cause-${cause}`);
-      label.textContent = LABELS[cause] || "";
+      if (!(cause in LABELS)) return;
+      const ys = pts.map((p) => p.y);
+      named.push({ text: LABELS[cause], cause, x: pts[Math.floor(pts.length / 2)].x,
+        y: Math.min(...ys) - 14, below: Math.max(...ys) + 14 + LABEL_H });
     });
+    const nodes = this.labels.childNodes, placed = placeLabels(named, (t) => this.width(t));
+    while (nodes.length > placed.length) this.labels.lastChild.remove();
+    placed.forEach((o, i) => {
+      const t = nodes[i] || el("text", {}, this.labels);
+      for (const [k, v] of [["x", o.x], ["y", o.y], ["data-x0", o.x0], ["data-y0", o.y0],
+        ["class", `fv-move-label fv-cause-${o.cause}`]]) t.setAttribute(k, v);
+      if (t.textContent !== o.label) t.textContent = o.label;
+    });
+  }
+  width(text) {
+    if (!this.widths.has(text)) {
+      const t = el("text", { class: "fv-move-label", x: 0, y: -99 }, this.labels, text);
+      const w = t.getComputedTextLength();
+      t.remove();
+      this.widths.set(text, w > 0 ? w : text.length * 9);
+    }
+    return this.widths.get(text);
   }
   drawWorkers(T) {
     for (const [w, v] of this.workers) {
@@ -231,6 +256,35 @@ class Panel {
       v.g.setAttribute("data-status", st || (held.length ? "working" : "idle"));
     }
   }
+}
+
+// Labels of moves drawn at the same time: same-named ones that would touch become one
+// ("kick ×3", over the middle of theirs); each is then raised a line at a time until it
+// touches none placed before it, or, out of room above, lowered below its move.
+function placeLabels(items, width) {
+  const groups = [];
+  for (const it of items) {
+    const near = (g) => g.text === it.text && Math.abs(g.y0 - it.y) < LABEL_H &&
+      g.xs.some((x) => Math.abs(x - it.x) < width(it.text) + LABEL_PAD);
+    const g = groups.find(near);
+    if (g) g.xs.push(it.x);
+    else groups.push({ ...it, x0: it.x, y0: it.y, xs: [it.x] });
+  }
+  const placed = [];
+  const hits = (o, y) => placed.some((p) => Math.abs(p.x - o.x) < (p.w + o.w) / 2 + LABEL_PAD
+    && Math.abs(p.y - y) < LABEL_H + LABEL_PAD);
+  for (const g of groups.sort((a, b) => a.x0 - b.x0 || a.y0 - b.y0)) {
+    g.label = g.xs.length > 1 ? `${g.text} ×${g.xs.length}` : g.text;
+    g.w = width(g.label);
+    const mid = g.xs.reduce((a, b) => a + b, 0) / g.xs.length;
+    g.x = Math.max(g.w / 2 + 2, Math.min(W - g.w / 2 - 2, mid));
+    let y = g.y0;
+    while (hits(g, y) && y - 2 * LABEL_H - LABEL_PAD > 0) y -= LABEL_H + LABEL_PAD;
+    if (hits(g, y)) for (y = g.below; hits(g, y);) y += LABEL_H + LABEL_PAD;
+    g.y = y;
+    placed.push(g);
+  }
+  return placed;
 }
 
 function along(pts, f) {

@@ -55,7 +55,7 @@ class Player {
     this.speedSel.onchange = () => { this.speed = +this.speedSel.value; };
     this.scrub.oninput = () => { this.pause(); this.seek(+this.scrub.value); };
     this.chapters.onchange = () => {
-      const m = this.lay.moments[+this.chapters.value];
+      const m = this.moments[+this.chapters.value];
       if (m) { this.pause(); this.seek(m.t); }
     };
     root.addEventListener("keydown", (e) => this.key(e));
@@ -83,16 +83,21 @@ class Player {
     palette(this.root, this.model.get("palette"));
     this.times = eventTimes(this.lay);
     this.scrub.max = this.lay.end;
-    this.chapters.replaceChildren();
-    html("option", { value: "" }, this.chapters, `${this.lay.moments.length} moments: jump to…`);
-    this.lay.moments.forEach((m, i) => html("option", { value: i }, this.chapters,
-      `${short(m.t)}: ${m.caption}`));
+    this.loadCaptions();
     this.stage.replaceChildren();
     this.base = new Panel(this.lay, this.stage, "base", (w, g) => this.ask(w, g));
     this.loadFork();
     this.T = Math.min(this.T, this.lay.end);
     this.settleFrom = performance.now();
     this.kick();
+  }
+  loadCaptions() {
+    this.caps = this.model.get("captions") || [];
+    this.moments = this.caps.filter((c) => c.moment);
+    this.chapters.replaceChildren();
+    html("option", { value: "" }, this.chapters, `${this.moments.length} moments: jump to…`);
+    this.moments.forEach((m, i) => html("option", { value: i }, this.chapters,
+      `${short(m.t)}: ${m.text}`));
   }
   loadFork() {
     if (this.fork) this.fork.svg.remove();
@@ -120,12 +125,12 @@ class Player {
     if (this.caption.textContent !== text) this.caption.textContent = text;
     return busy;
   }
+  // The caption of the last instant at or before T (stalksim.flow.captions): what the
+  // picture shows once every step up to T is drawn.
   captionAt(T) {
-    let m = null, s = null;
-    for (const x of this.lay.moments) if (x.t <= T + 1e-9) m = x;
-    for (const x of this.lay.steps) { if (x.t > T + 1e-9) break; s = x; }
-    if (m && (T - m.t <= STICKY || !s || s.t <= m.t)) return `${short(m.t)}: ${m.caption}`;
-    return s ? `${short(s.t)}: ${s.caption}` : "Press Play (space) to start the run.";
+    let c = null;
+    for (const x of this.caps) { if (x.t > T + 1e-9) break; c = x; }
+    return c ? `${short(c.t)}: ${c.text}` : "Press Play (space) to start the run.";
   }
   loop(ts) {
     this.frame = null;
@@ -157,6 +162,7 @@ class Player {
     this.play.textContent = "▶ Play"; this.play.setAttribute("aria-label", "play");
     this.kick();
   }
+  settle() { this.settleFrom = -Infinity; this.draw(); } // every move done now (tests)
   seek(t) {
     this.T = Math.max(0, Math.min(t, this.end()));
     this.settleFrom = performance.now();
@@ -213,6 +219,7 @@ function render({ model, el: host }) {
   const player = new Player(model, root);
   model.on("change:data", () => player.load());
   model.on("change:fork_data", () => player.loadFork());
+  model.on("change:captions", () => { player.loadCaptions(); player.draw(); });
   model.on("change:summary", () => { player.summary.textContent = model.get("summary"); });
   model.on("change:fork_spec", () => { player.spec.textContent = model.get("fork_spec"); });
   root.__flow = player;

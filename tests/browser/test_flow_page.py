@@ -1,0 +1,140 @@
+"""FlowView's JavaScript on a bare page (flow_standalone, no JupyterLab): the caption and the
+picture agree at every instant, and the labels of moves drawn at the same time never overlap.
+Screenshots go to test-artifacts/browser_flow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stalksim.flow import JobBook, captions, layout
+from stalksim.forks import fork
+from stalksim.simulation import Simulation
+from tests.browser.flow_standalone import open_view
+from tests.browser.test_flowview import ARTIFACTS
+from tests.test_flow import claimed_places
+
+pytestmark = pytest.mark.browser
+
+# Seek view 0 to t with every move finished; the caption, each token's place, position and
+# visibility, and the box of every place (worker, lane, bin) as drawn.
+JS_PICTURE = """
+(t) => {
+  const root = document.querySelector('.fv-root'), p = root.__flow;
+  p.pause(); p.seek(t); p.settle();
+  const svg = root.querySelector('svg[data-panel=base]');
+  const boxes = {};
+  for (const r of svg.querySelectorAll('rect[data-place]')) {
+    boxes[r.dataset.place] = ['x', 'y', 'width', 'height'].map((k) => +r.getAttribute(k));
+  }
+  const tokens = [...svg.querySelectorAll('.fv-token')].map((g) => {
+    const m = /translate\\(([-\\d.]+),([-\\d.]+)\\)/.exec(g.getAttribute('transform') || '');
+    return { job: +g.dataset.job, place: g.dataset.place || null,
+             shown: g.getAttribute('display') !== 'none', x: m ? +m[1] : null,
+             y: m ? +m[2] : null };
+  });
+  return { caption: root.querySelector('.fv-caption').textContent, boxes, tokens };
+}
+"""
+
+# Every move label drawn: its text, its box, and the box it would have had unplaced.
+JS_LABELS = """
+() => [...document.querySelectorAll('svg[data-panel=base] .fv-move-label')].map((l) => {
+  const b = l.getBBox(), dx = +l.dataset.x0 - +l.getAttribute('x');
+  const dy = +l.dataset.y0 - +l.getAttribute('y');
+  const vb = l.ownerSVGElement.viewBox.baseVal;
+  return { text: l.textContent, box: [b.x, b.y, b.width, b.height],
+           anchored: [b.x + dx, b.y + dy, b.width, b.height], view: [vb.width, vb.height] };
+})
+"""
+
+
+def js_short(t: float) -> str:
+    """The view's own time label (`short` in flowpanel.js): up to 3 decimals, no trailing 0."""
+    return f"{round(t, 3):g} s"
+
+
+def inside(x: float, y: float, box: list[float]) -> bool:
+    bx, by, w, h = box
+    return bx <= x <= bx + w and by <= y <= by + h
+
+
+def overlap(a: list[float], b: list[float]) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+@pytest.mark.parametrize("name", ["crashed-consumer", "hung-consumer"])
+def test_caption_and_picture_agree_at_every_instant(bare_page: Any, name: str) -> None:
+    """At each caption's instant and half-way to the next, the page's caption is that one, and
+    every job it names is drawn where it says (the token in that worker's box, lane or bin)."""
+    page = bare_page
+    lay = fork(name).layout()
+    open_view(page, lay)
+    caps = captions(lay)
+    times = [c["t"] for c in caps] + [lay["end"]]
+    checked = 0
+    for c, nxt in zip(caps, times[1:], strict=True):
+        for t in (c["t"], (c["t"] + nxt) / 2):
+            pic = page.evaluate(JS_PICTURE, t)
+            assert pic["caption"] == f"{js_short(c['t'])}: {c['text']}", (t, pic["caption"])
+            tokens = {tok["job"]: tok for tok in pic["tokens"]}
+            for tok in tokens.values():
+                if tok["place"] and tok["shown"]:
+                    assert inside(tok["x"], tok["y"], pic["boxes"][tok["place"]]), (t, tok)
+            for job, place in claimed_places(c["text"]).items():
+                if place is None:
+                    continue
+                tok = tokens[job]
+                assert tok["place"].startswith(place), (t, c["text"], tok)
+                checked += 1
+    assert checked >= len(caps)
+    assert not page.stalk_page_errors and not page.stalk_blocked
+    page.evaluate(JS_PICTURE, 0.0)
+    page.locator(".fv-root").screenshot(path=str(ARTIFACTS / f"{name}-caption-0s.png"))
+
+
+def many_moves_at_once() -> dict[str, Any]:
+    """At 6 s: three jobs kicked, one released, one buried, one connection closed and a TTR
+    running out, all into the same tube (their labels would sit on top of each other)."""
+    sim = Simulation(seed=0)
+    book = JobBook.attach(sim)
+    producer = sim.client()
+    producer.use("orders")
+    for n in range(7):
+        producer.put(f"job {n}", ttr=5)
+    workers = [sim.client(watch="orders") for _ in range(7)]
+    for w in workers[:3]:
+        w.bury(w.reserve())
+    sim.advance(1)
+    held = [w.reserve() for w in workers[3:]]  # TTR 5 s: workers[3]'s job runs out at 6 s
+    sim.advance(5)
+    producer.kick(3)
+    workers[4].release(held[1])
+    workers[5].bury(held[2])
+    workers[6].close()
+    sim.advance(1)
+    return layout(sim.trace, book, "many moves at once")
+
+
+def test_labels_of_moves_at_the_same_time_do_not_overlap(bare_page: Any) -> None:
+    page = bare_page
+    lay = many_moves_at_once()
+    at6 = {s["cause"] for s in lay["steps"] if abs(s["t"] - 6.0) < 1e-6}
+    assert at6 == {"kick", "release", "bury", "connection-closed", "ttr-expired"}
+    open_view(page, lay)
+    for t in (6.001, 6.3, 7.0):  # as the moves land, and with their trails fading
+        page.evaluate(JS_PICTURE, t)
+        labels = page.evaluate(JS_LABELS)
+        texts = sorted(lb["text"] for lb in labels)
+        assert texts == ["TTR expired", "bury", "connection closed", "kick ×3", "release"], t
+        assert any(overlap(a["anchored"], b["anchored"]) for i, a in enumerate(labels)
+                   for b in labels[i + 1:]), "unplaced, these labels would not even touch"
+        for i, a in enumerate(labels):
+            x, y, w, h = a["box"]
+            assert 0 <= x and x + w <= a["view"][0] and 0 <= y and y + h <= a["view"][1], a
+            for b in labels[i + 1:]:
+                assert not overlap(a["box"], b["box"]), (t, a, b)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.locator(".fv-root").screenshot(path=str(ARTIFACTS / "labels-many-moves-7s.png"))
+    assert not page.stalk_page_errors and not page.stalk_blocked
