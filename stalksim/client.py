@@ -207,10 +207,11 @@ class SimClient(greenstalk.Client):
         return self._job(answer)
 
     def _block(self, done: Callable[[], bool], what: str, timeout: float | None = None) -> None:
-        """Run the simulation until `done()`; if it gives up (WouldWaitForever), withdraw the
-        connection's waiting reserve, so the session is in sync and usable again."""
+        """Run the simulation until `done()` or the connection is closed; if it gives up
+        (WouldWaitForever), withdraw the waiting reserve, so the session is usable again."""
+        s = self._session
         try:
-            self._sim.wait_for(done, what, timeout)
+            self._sim.wait_for(lambda: done() or s.closed, what, timeout)
         except BaseException:
             self._session.cancel(self._sim.now_ns())
             self._sim._settle()
@@ -235,7 +236,10 @@ class SimClient(greenstalk.Client):
         s = self._session
         self._block(lambda: s.result is not None, what,
                     None if timeout is None or timeout < 0 else timeout)
-        return self._reply(s.take_result())
+        answer = s.take_result()
+        if answer is None:  # closed meanwhile (by another process): as greenstalk says it
+            raise ConnectionError("Unexpected EOF")
+        return self._reply(answer)
 
     def reserve_job(self, id: int) -> greenstalk.Job:
         if self._fast("reserve_job", id):
