@@ -20,17 +20,33 @@ import math
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import greenstalk
 import simpy
 from greenstalk import DEFAULT_PRIORITY, DEFAULT_TTR
 
+from stalksim.consumer import (
+    Alarm,
+    Command,
+    Consumer,
+    Crash,
+    FlakyJob,
+    Hang,
+    Mark,
+    PoisonJob,
+    Reserve,
+    Reserves,
+    Step,
+    Steps,
+    Wait,
+)
+
 if TYPE_CHECKING:
     from stalksim.simulation import Simulation
 
 __all__ = ["Distribution", "Constant", "Exponential", "Uniform", "LogNormal", "as_distribution",
-           "Crash", "Hang", "PoisonJob", "FlakyJob", "Producer", "Worker", "SlowWorker",
+           "Crash", "Hang", "PoisonJob", "FlakyJob", "Put", "Producer", "Worker", "SlowWorker",
            "Toucher", "call_at", "rng_for", "unique_name"]
 
 IntOrDraw = int | Callable[[random.Random], int]
@@ -114,68 +130,16 @@ def as_distribution(value: Distribution | float) -> Distribution:
     return Constant(float(value)) if isinstance(value, int | float) else value
 
 
-# ---- faults ------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Trigger:
-    at: float | None = None
-    after_jobs: int | None = None
-
-    def __post_init__(self) -> None:
-        if (self.at is None) == (self.after_jobs is None):
-            raise ValueError(f"{type(self).__name__} needs exactly one of at= or after_jobs=")
-        if min(x for x in (self.at, self.after_jobs) if x is not None) < 0:
-            raise ValueError(f"{type(self).__name__}: at/after_jobs must be >= 0")
-
-
-@dataclass(frozen=True)
-class Crash(_Trigger):
-    """The worker process dies: at time `at`, or halfway through the job after `after_jobs`
-    completed ones. Its connection closes, so beanstalkd makes the job ready at once."""
-
-
-@dataclass(frozen=True)
-class Hang(_Trigger):
-    """The worker stalls (at `at`, or halfway through the job after `after_jobs`) with its
-    connection open, for `for_` seconds or forever (None). Its job returns only when the TTR
-    expires; on waking it finishes and tries to delete, which may fail with NOT_FOUND."""
-    for_: float | None = None
-
-
-@dataclass(frozen=True)
-class PoisonJob:
-    """Jobs whose body matches always fail. The worker releases them with exponential
-    back-off (`backoff`, 2*backoff, ... seconds) and buries them on their `tries`-th
-    reserve, counted by beanstalkd (stats-job `reserves`). From `fixed_at` on (a fix was
-    deployed) they succeed, so a kicked job goes through."""
-    match: str | Callable[[str], bool]
-    tries: int = 3
-    backoff: int = 1
-    fixed_at: float | None = None
-
-    def matches(self, body: Any) -> bool:
-        return bool(self.match(body)) if callable(self.match) else self.match in body
-
-    def fails(self, body: Any, reserves: int, now: float) -> bool:
-        """Does this attempt (the `reserves`-th) fail?"""
-        return self.matches(body) and (self.fixed_at is None or now < self.fixed_at)
-
-    def retry_delay(self, reserves: int) -> int | None:
-        """Seconds to wait before the next try, or None to bury."""
-        return None if reserves >= self.tries else self.backoff * 2 ** (reserves - 1)
-
-
-@dataclass(frozen=True)
-class FlakyJob(PoisonJob):
-    """Like PoisonJob, but only the first `fails_first` attempts fail (a flaky dependency):
-    release with back-off, then success."""
-    fails_first: int = 1
-
-    def fails(self, body: Any, reserves: int, now: float) -> bool:
-        return self.matches(body) and reserves <= self.fails_first
-
-
 # ---- producers ---------------------------------------------------------------------------
+
+class Put(NamedTuple):
+    """One put a producer made: when (virtual s), what, with which priority, delay and TTR."""
+    time: float
+    body: str
+    priority: int
+    delay: int
+    ttr: int
+
 
 class Producer:
     """Puts jobs into `tube`: at the times in `at`, every `interval` seconds from `start`,
@@ -202,6 +166,7 @@ class Producer:
         self.priority, self.delay, self.ttr, self.body = priority, delay, ttr, body
         self.name = name
         self.ids: list[int] = []
+        self.puts: list[Put] = []  # what it put, for a live run to put again
         self.process: simpy.Process | None = None
 
     def start(self, sim: Simulation) -> Producer:
@@ -229,91 +194,108 @@ class Producer:
             if t > sim.now:
                 yield sim.timeout(t - sim.now)
             body = self.body(n) if callable(self.body) else self.body.replace("{n}", str(n))
-            self.ids.append(self.conn.put(body, priority=_draw(self.priority, self.rng),
-                                          delay=_draw(self.delay, self.rng),
-                                          ttr=_draw(self.ttr, self.rng)))
+            put = Put(sim.now, body, _draw(self.priority, self.rng), _draw(self.delay, self.rng),
+                      _draw(self.ttr, self.rng))
+            self.puts.append(put)
+            self.ids.append(self.conn.put(body, priority=put.priority, delay=put.delay,
+                                          ttr=put.ttr))
 
 
-# ---- workers -----------------------------------------------------------------------------
-
-_BURY = object()
-
+# ---- workers: the consumer (stalksim.consumer) driven in virtual time ----------------------
 
 class _Crashed(Exception):
     """Unwinds a crashed worker's process."""
 
 
-class Worker:
-    """The consumer loop: reserve, work for a sampled service time, delete.
-
-    On DeadlineSoonError it reserves again; on NOT_FOUND at delete (its TTR expired and the
-    job was taken away) it marks `not-found` and carries on. `faults` holds Crash, Hang and
-    PoisonJob/FlakyJob entries. Counters (`done`, `not_found`, ...) are kept for tests.
-    """
+class Worker(Consumer):
+    """A simulated consumer: the loop of `stalksim.consumer.Consumer` (reserve, work for a
+    sampled service time, delete; faults; poison jobs) as a simpy process on its own named
+    connection. Work takes virtual time drawn from the worker's own generator."""
 
     kind = "worker"
 
     def __init__(self, tubes: str | Iterable[str] = "default", *,
                  service: Distribution | float = 1.0, name: str | None = None,
                  faults: Iterable[Crash | Hang | PoisonJob] = (), start: float = 0.0) -> None:
+        super().__init__(faults, start=start)
         self.tubes = [tubes] if isinstance(tubes, str) else list(tubes)
         self.service = as_distribution(service)
         self.name = name
-        self.faults = list(faults)
-        self.start_at = start
-        self.state = "new"  # idle, working, hung, crashed
-        self.held: tuple[int, str] | None = None  # (job id, tube) while holding one
-        self.done = self.not_found = self.released = self.buried = self.touched = 0
-        self._received = 0  # jobs taken from a reserve event
+        self._tube = ""  # the held job's tube, for marks
         self._rev: simpy.Event | None = None  # the reserve in flight
         self.process: simpy.Process | None = None
 
-    # -- public ---------------------------------------------------------------------------
     def start(self, sim: Simulation) -> Worker:
         """Connect (named) and start; the loop begins at `start` seconds. Returns self."""
         self.sim = sim
         self.name = self.name or unique_name(sim, self.kind)
         self.conn = sim.connect(self.name, watch=self.tubes)  # reserves the name now
         self.rng = rng_for(sim, self.name)
-        self.process = sim.process(self._run())
+        self.process = sim.process(self._main())
         return self
 
     @property
     def deliveries(self) -> int:
         """Jobs the server handed to this worker (including one it is too hung to take)."""
         ev = self._rev
-        return self._received + (ev is not None and ev.triggered and ev.ok)
+        return self.received + (ev is not None and ev.triggered and ev.ok)
 
     def service_time(self, job: greenstalk.Job) -> float:
         """Seconds of work for `job`, drawn from the worker's own generator."""
         return self.service.sample(self.rng)
 
-    # -- the loop ---------------------------------------------------------------------------
-    def _run(self) -> Any:
-        sim = self.sim
-        if self.start_at > sim.now:
-            yield sim.timeout(self.start_at - sim.now)
-        for f in self.faults:
-            if isinstance(f, Crash | Hang) and f.at is not None:
-                self._alarm(f.at - sim.now, f)
+    # -- the driver ---------------------------------------------------------------------
+    def _main(self) -> Any:
         try:
-            while True:
-                self.state = "idle"
-                self._rev = self.conn.reserve()
-                try:
-                    job = yield from self._wait(self._rev)
-                except greenstalk.DeadlineSoonError:
-                    self._rev = None
-                    sim.mark(self.name, "deadline-soon")
-                    continue
-                self._rev = None
-                self._received += 1
-                self.held = (job.id, self._tube_of(job.id))
-                self.state = "working"
-                yield from self._handle(job)
-                self.held = None
+            yield from self._drive(self.run(lambda: self.sim.now))
         except _Crashed:
-            self.state = "crashed"
+            pass
+
+    def _drive(self, steps: Steps) -> Any:
+        """Carry out the consumer's steps in virtual time, sending back each answer."""
+        answer = None
+        while True:
+            try:
+                step = steps.send(answer)
+            except StopIteration:
+                return
+            answer = yield from self._do(step)
+
+    def _do(self, step: Step) -> Any:
+        sim, conn = self.sim, self.conn
+        if isinstance(step, Wait):
+            yield from self._wait(sim.env.event() if step.seconds is None
+                                  else sim.timeout(step.seconds))
+        elif isinstance(step, Reserve):
+            self._rev = conn.reserve()
+            try:
+                job = yield from self._wait(self._rev)
+            except greenstalk.DeadlineSoonError:
+                job = None
+            self._rev = None
+            self._tube = "" if job is None else self._tube_of(job.id)
+            return job
+        elif isinstance(step, Command):
+            try:
+                getattr(conn, step.what)(step.job, **({"delay": step.delay}
+                                                      if step.what == "release" else {}))
+                return True
+            except greenstalk.NotFoundError:
+                return False
+        elif isinstance(step, Reserves):
+            try:
+                return conn.stats_job(step.job.id)["reserves"]
+            except greenstalk.NotFoundError:
+                return None
+        elif isinstance(step, Mark):
+            held = self.held is not None
+            sim.mark(self.name, step.cause, self.held or 0, self._tube if held else "")
+        elif isinstance(step, Alarm):
+            self._alarm(step.after, step.fault)
+        else:  # CLOSE: a dead process's sockets close, so its reserved jobs are ready now
+            conn.close()
+            raise _Crashed
+        return None
 
     def _tube_of(self, id: int) -> str:
         """The job's tube, for marks; a job handed to a hung worker may be gone by now."""
@@ -323,51 +305,6 @@ class Worker:
         raw = self.sim.trace.raw if self.sim.trace is not None else []
         return next((ev[2] for ev in reversed(raw) if ev[1] == id), "")
 
-    def _handle(self, job: greenstalk.Job) -> Any:
-        seconds = self.service_time(job)
-        for f in self.faults:
-            if isinstance(f, Crash | Hang) and f.after_jobs == self._received - 1:
-                self._alarm(seconds / 2, f)
-        if not (yield from self._work(job, seconds)):
-            return
-        retry = self._failing(job)
-        if retry is None:
-            self.done += self._command(self.conn.delete, job)
-        elif retry is _BURY:
-            self.buried += self._command(self.conn.bury, job)
-        else:
-            self.released += self._command(self.conn.release, job, delay=retry)
-
-    def _work(self, job: greenstalk.Job, seconds: float) -> Any:
-        """Spend `seconds` on `job`; False if the job is known to be lost already."""
-        yield from self._wait(self.sim.timeout(seconds))
-        return True
-
-    def _failing(self, job: greenstalk.Job) -> int | object | None:
-        """None if this attempt succeeds, else the release delay or _BURY. Tries are
-        counted the real way: stats-job `reserves`."""
-        for f in self.faults:
-            if isinstance(f, PoisonJob) and f.matches(job.body):
-                try:
-                    reserves = self.conn.stats_job(job.id)["reserves"]
-                except greenstalk.NotFoundError:
-                    return None  # deleted by someone else: our delete will say NOT_FOUND
-                if f.fails(job.body, reserves, self.sim.now):
-                    delay = f.retry_delay(reserves)
-                    return _BURY if delay is None else delay
-        return None
-
-    def _command(self, command: Callable[..., Any], job: greenstalk.Job, **kw: Any) -> bool:
-        """Run delete/release/bury/touch on our job; NOT_FOUND means it was taken from us."""
-        try:
-            command(job, **kw)
-            return True
-        except greenstalk.NotFoundError:
-            self.not_found += 1
-            self.sim.mark(self.name, "not-found", job.id, self.held[1] if self.held else "")
-            return False
-
-    # -- faults ---------------------------------------------------------------------------
     def _alarm(self, delay: float, fault: Crash | Hang) -> None:
         def ring() -> Any:
             yield self.sim.timeout(max(0.0, delay))
@@ -383,21 +320,7 @@ class Worker:
                 return (yield ev)
             except simpy.Interrupt as i:
                 ev.defused = True  # a hung worker does not read its socket
-                yield from self._suffer(i.cause)
-
-    def _suffer(self, fault: Crash | Hang) -> Any:
-        sim = self.sim
-        job, tube = self.held or (0, "")
-        if isinstance(fault, Crash):
-            sim.mark(self.name, "crash", job, tube)
-            self.state = "crashed"
-            self.conn.close()  # a dead process's sockets close: reserved jobs are ready now
-            raise _Crashed
-        sim.mark(self.name, "hang", job, tube)
-        before, self.state = self.state, "hung"
-        yield from self._wait(sim.env.event() if fault.for_ is None else sim.timeout(fault.for_))
-        self.state = before
-        sim.mark(self.name, "wake", job, tube)
+                yield from self._drive(self.suffer(i.cause))
 
 
 class SlowWorker(Worker):
@@ -426,14 +349,3 @@ class Toucher(Worker):
         if every <= 0:
             raise ValueError("every must be > 0")
         self.every = every
-
-    def _work(self, job: greenstalk.Job, seconds: float) -> Any:
-        left = seconds
-        while left > self.every:
-            yield from self._wait(self.sim.timeout(self.every))
-            left -= self.every
-            if not self._command(self.conn.touch, job):
-                return False
-            self.touched += 1
-        yield from self._wait(self.sim.timeout(left))
-        return True

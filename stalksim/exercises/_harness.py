@@ -1,25 +1,30 @@
 """Simulated workers that run a learner's code, bounded in virtual time and simulated events.
 
-A worker is a simpy process with its own connection: it reserves a job, then runs a `step`
-generator (which may yield simpy timeouts for service time and calls the learner's function).
-A step that raises `Crash` kills the worker: its connection closes (so its job is ready again
-at once) and it restarts with a new connection. Learner errors stop the run and are reported.
+A worker is the shared consumer (`stalksim.workers.Worker`, the loop of `stalksim.consumer`):
+it reserves a job, works on it for `service` seconds, then calls the learner's code,
+`handle(client, job, name)`, instead of deleting the job itself. A handler that raises
+`Crash` kills the worker: its connection closes (so its job is ready again at once) and it
+restarts with a new connection. Learner errors stop the run and are reported.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import greenstalk
 
+from stalksim.consumer import Steps
 from stalksim.exercises._sandbox import LearnerError, RunawayCode, guard
 from stalksim.simulation import Simulation
 from stalksim.trace import Record, Trace
+from stalksim.workers import Worker
 
-Step = Callable[[Any, greenstalk.Job, str], Generator[Any, Any, None]]
+Handle = Callable[[Any, greenstalk.Job, str], None]
+"""`handle(client, job, worker_name)`: what a worker does with a job once its work is done."""
+Service = float | Callable[[greenstalk.Job], float]
 
 
 class Crash(BaseException):
@@ -81,33 +86,41 @@ def reserves(events: Iterable[Record]) -> list[Record]:
     return [r for r in events if r.dst == "reserved" and r.src != "reserved"]
 
 
-def worker(run: Run, name: str, step: Step, *, watch: str | list[str] = "default",
-           restart_after: float = 1.0) -> Generator[Any, Any, None]:
-    """A worker loop: reserve, then `step`; restart with a new connection after a Crash."""
-    sim = run.sim
-    conn = sim.connect(name, watch=watch)
-    lives = 1
-    while True:
+class LearnerWorker(Worker):
+    """A worker whose jobs end in the learner's `handle` (None: the worker deletes them);
+    after a `Crash` it restarts, with a new connection (`name.2`, `name.3`, ...),
+    `restart_after` seconds later."""
+
+    def __init__(self, run: Run, name: str, handle: Handle | None, service: Service, *,
+                 watch: str | list[str], restart_after: float) -> None:
+        super().__init__(watch, name=name)
+        self.report, self.handler, self.service_of = run, handle, service
+        self.restart_after = restart_after
+
+    def service_time(self, job: greenstalk.Job) -> float:
+        return self.service_of(job) if callable(self.service_of) else self.service_of
+
+    def finish(self, job: greenstalk.Job) -> Steps:
+        if self.handler is None:
+            return (yield from super().finish(job))
         try:
-            job = yield conn.reserve()
-        except greenstalk.DeadlineSoonError:
-            sim.mark(conn.name, "deadline-soon")
-            yield sim.timeout(1)
-            continue
-        try:
-            yield from step(conn, job, conn.name)
+            self.handler(self.conn, job, self.name)
         except Crash:
-            sim.mark(conn.name, "crash", job.id)
-            conn.close()
-            yield sim.timeout(restart_after)
-            lives += 1
-            conn = sim.connect(f"{name}.{lives}", watch=watch)
+            yield from self.crash()
+
+    def _main(self) -> Any:
+        base, lives = self.name, 1
+        try:
+            while True:
+                yield from super()._main()
+                yield self.sim.timeout(self.restart_after)
+                lives += 1
+                self.name = f"{base}.{lives}"
+                self.conn = self.sim.connect(self.name, watch=self.tubes)
         except LearnerError as e:
-            run.error = e
-            return
+            self.report.error = e
         except RunawayCode as e:
-            run.runaway = str(e)
-            return
+            self.report.runaway = str(e)
 
 
 def run_bounded(run: Run, until: float, max_events: int = 300_000) -> Run:
@@ -135,12 +148,14 @@ def run_bounded(run: Run, until: float, max_events: int = 300_000) -> Run:
     return run
 
 
-def run_workers(run: Run, step: Step, names: Iterable[str], *, until: float,
-                watch: str | list[str] = "default", max_events: int = 300_000,
-                restart_after: float = 1.0) -> Run:
-    """Start one worker per name in `run.sim` and run the simulation, bounded."""
+def run_workers(run: Run, handle: Handle | None, names: Iterable[str], *, until: float,
+                service: Service = 0.0, watch: str | list[str] = "default",
+                max_events: int = 300_000, restart_after: float = 1.0) -> Run:
+    """Start one worker per name in `run.sim` (each works `service` seconds on a job, then
+    calls `handle`, or deletes the job if None) and run the simulation, bounded."""
     for name in names:
-        run.sim.process(worker(run, name, step, watch=watch, restart_after=restart_after))
+        LearnerWorker(run, name, handle, service, watch=watch, restart_after=restart_after
+                      ).start(run.sim)
     return run_bounded(run, until, max_events)
 
 

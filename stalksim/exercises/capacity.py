@@ -9,25 +9,12 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
-import greenstalk
-
 from stalksim.exercises._core import Exercise, Feedback, failed, kind, passed, register
 from stalksim.exercises._harness import Run, run_workers
 from stalksim.metrics import duplicate_work, waits
 from stalksim.simulation import Simulation
 
 Z99 = 2.3263  # the standard normal's 99th percentile
-
-
-def _step(sim: Simulation, service_of: Any) -> Any:
-    """Work for `service_of(job)` seconds; then delete, unless the TTR ran out meanwhile."""
-    def step(conn: Any, job: Any, name: str) -> Generator[Any, Any, None]:
-        yield sim.timeout(service_of(job))
-        try:
-            conn.delete(job)
-        except greenstalk.NotFoundError:  # the TTR ran out: another worker has it now
-            sim.mark(name, "not-found", job.id)
-    return step
 
 
 def as_seconds(ex: str, answer: Any, what: str, low: int, high: int) -> int | Feedback:
@@ -97,9 +84,10 @@ class TtrTask:
             k = attempts[job.body] = attempts.get(job.body, -1) + 1
             return draws[int(job.body.removeprefix("job-"))][min(k, 3)]
 
-        run = run_workers(Run(sim), _step(sim, service_of),
-                          [f"w{i}" for i in range(1, self.workers + 1)],
-                          until=20_000, max_events=400_000)
+        # the workers delete each job after its work; NOT_FOUND (the TTR ran out and another
+        # worker has it now) is marked in the trace
+        run = run_workers(Run(sim), None, [f"w{i}" for i in range(1, self.workers + 1)],
+                          service=service_of, until=20_000, max_events=400_000)
         return len(duplicate_work(run.trace)["jobs"]) / self.jobs, run
 
     def check(self, answer: Any) -> Feedback:
@@ -172,9 +160,9 @@ def mean_wait(workers: int, seed: int = 11) -> float:
             producer.put(str(len(service) - 1))
 
     sim.process(produce())
-    step = _step(sim, lambda job: service[int(job.body)])
     run = Run(sim)
-    run_workers(run, step, [f"w{i}" for i in range(1, workers + 1)], until=2 * HORIZON)
+    run_workers(run, None, [f"w{i}" for i in range(1, workers + 1)],
+                service=lambda job: service[int(job.body)], until=2 * HORIZON)
     ws = waits(run.trace)
     backlog = len(service) - len(ws)  # never reserved: count them as waiting HORIZON s
     return (sum(ws) + backlog * HORIZON) / max(1, len(service))

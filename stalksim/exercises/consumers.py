@@ -137,9 +137,7 @@ def run_handler(handle: Callable[..., Any], bodies: list[str], *, crash_on: int 
     run = Run(sim)
     calls = {"w1": 0}
 
-    def step(conn: Any, job: Any, name: str) -> Generator[Any, Any, None]:
-        yield sim.timeout(service)
-
+    def handle_job(conn: Any, job: Any, name: str) -> None:
         def work(j: Any) -> None:
             if name == "w1":
                 calls["w1"] += 1
@@ -149,7 +147,7 @@ def run_handler(handle: Callable[..., Any], bodies: list[str], *, crash_on: int 
 
         call(handle, conn, job, work, what="Your handle()")
 
-    return run_workers(run, step, ["w1", "w2"], until=until)
+    return run_workers(run, handle_job, ["w1", "w2"], service=service, until=until)
 
 
 def judge_handler(ex: str, run: Run, bodies: list[str], hint_lost: str,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any
 
 from stalksim.exercises._core import Exercise, Feedback, failed, listing, passed, plural, register
@@ -40,11 +40,10 @@ def run_retries(handle: Callable[..., Any], bodies: list[str], extra: tuple = ()
         producer.put(body, ttr=60)
     run = Run(sim)
 
-    def step(conn: Any, job: Any, name: str) -> Generator[Any, Any, None]:
-        yield sim.timeout(0.5)
+    def handle_job(conn: Any, job: Any, name: str) -> None:
         call(handle, conn, job, *extra, what="Your handle()")
 
-    return run_workers(run, step, ["w1", "w2"], until=until)
+    return run_workers(run, handle_job, ["w1", "w2"], service=0.5, until=until)
 
 
 def learner_function(ex: str, answer: Any, signature: str, params: int) -> Feedback | None:
