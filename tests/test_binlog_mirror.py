@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 
 import greenstalk
 import pytest
 
 from stalksim import binlog
 from tests.test_binlog_corrupt import records
-from tests.test_binlog_helpers import NS, real_on
+from tests.test_binlog_helpers import NS, copy_dir, real_on
 
 pytestmark = pytest.mark.real
 
@@ -37,10 +38,17 @@ def image(c: greenstalk.Client, jid: int) -> binlog.JobImage:
 
 
 def mirror(c: greenstalk.Client, w: binlog.Writer, rng: random.Random, steps: int) -> int:
-    """Random operations on the server, told to the writer as beanstalkd logs them."""
+    """Random operations on the server, told to the writer as beanstalkd logs them.
+
+    Jobs the writer restored are live from the start, their buried ones in replay order
+    (which is the order a kick takes them in, if the replay order is beanstalkd's).
+    """
     held: list[int] = []
     buried: dict[str, list[int]] = {t: [] for t in TUBES}  # a tube's buried jobs, kick order
-    live: set[int] = set()
+    live = {j.id for j in w.restored.jobs}
+    for j in w.restored.jobs:
+        if j.state == "buried":
+            buried[j.tube].append(j.id)
     for t in TUBES:
         c.watch(t)
     for _ in range(steps):
@@ -139,3 +147,63 @@ def test_writer_writes_beanstalkds_files(tmp_path, seed: int, size: int) -> None
         COMPARED["runs"] += 1
         COMPARED["files"] += len(names)
     assert len(names) > 1 and left > 0, "the run should rotate and keep jobs"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+@pytest.mark.parametrize(("seed", "size"), [(0, 700), (1, 1600), (2, 6000)])
+def test_writer_adopts_a_real_binlog_as_beanstalkd_does(tmp_path, seed: int, size: int,
+                                                         sig: int) -> None:
+    """A Writer opened on a real beanstalkd's binlog carries on as a restarted beanstalkd."""
+    rng = random.Random(seed)
+    real_d, mine_d, scratch = tmp_path / "real", tmp_path / "mine", tmp_path / "scratch"
+    real_d.mkdir()
+    scratch.mkdir()
+    with real_on(str(real_d), "-s", str(size)) as run, \
+            binlog.Writer(str(scratch), size=size, fsync_ms=None) as w:
+        mirror(run.client(), w, rng, 120)
+        run.stop(sig)
+    copy_dir(str(real_d), str(mine_d))
+    with real_on(str(real_d), "-s", str(size)) as run, \
+            binlog.Writer(str(mine_d), size=size, fsync_ms=None) as w:
+        assert w.restored.jobs and w.restored.warnings == []
+        names = binlog_files(str(real_d))
+        assert binlog_files(str(mine_d)) == names  # start-up gc and the new file
+        left = mirror(run.client(), w, rng, 120)
+        run.stop()
+        names = binlog_files(str(real_d))
+        assert binlog_files(str(mine_d)) == names
+        for name in names:
+            assert masked(str(real_d / name)) == masked(str(mine_d / name)), name
+            COMPARED["records"] += len(records(str(real_d / name)))
+        COMPARED["runs"] += 1
+        COMPARED["files"] += len(names)
+    assert left > 0
+
+
+def test_restored_jobs_copied_forward_as_the_replay_left_them(tmp_path) -> None:
+    """Compaction after a restart writes a restored job as beanstalkd's replay left it in
+    memory (a buried job's bury counted once more), so the copy matches beanstalkd's."""
+    size = 600
+    real_d, mine_d = tmp_path / "real", tmp_path / "mine"
+    real_d.mkdir()
+    with real_on(str(real_d), "-s", str(size)) as run:
+        c = run.client()
+        c.put(b"a" * 50, priority=3)
+        c.bury(c.reserve(timeout=0))
+        c.put(b"kept ready")
+    copy_dir(str(real_d), str(mine_d))
+    with real_on(str(real_d), "-s", str(size)) as run, \
+            binlog.Writer(str(mine_d), size=size, fsync_ms=None) as w:
+        c = run.client()
+        for _ in range(30):  # churn: files fill with dead jobs, compaction copies 1 and 2
+            jid = c.put(b"x" * 100)
+            w.put(image(c, jid))
+            c.delete(jid)
+            w.delete(jid)
+        assert w.migrations > 0 and w.file_of(1) == c.stats_job(1)["file"] > 1
+        assert c.stats_job(1)["buries"] == 2
+        run.stop()
+        names = binlog_files(str(real_d))
+        assert binlog_files(str(mine_d)) == names
+        for name in names:
+            assert masked(str(real_d / name)) == masked(str(mine_d / name)), name

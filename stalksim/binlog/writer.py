@@ -60,8 +60,9 @@ class Writer(Log):
             os.close(self._lock)
             raise OSError(f"cannot open {self.path(self.next_seq)} for writing")
         self.cur = self.files[-1]
-        for _ in self.restored.jobs:  # room for each restored job's delete, as the replay does
-            self._reserve_or_fail(fmt.SHORT_RECORD_SIZE)
+        for image in self.restored.jobs:  # as beanstalkd's replay: room for a delete, and
+            self._reserve_or_fail(fmt.SHORT_RECORD_SIZE)  # the job as the replay leaves it
+            self._take(self.jobs[image.id], image)
 
     # -- the public operations -------------------------------------------------------------
 
@@ -89,9 +90,7 @@ class Writer(Log):
         lj = self._job(job.id)
         if write:
             self._reserve_or_fail(fmt.SHORT_RECORD_SIZE)
-        rec = job.jobrec()
-        rec.body_size = lj.rec.body_size  # the body is the put's
-        lj.rec = rec
+        self._take(lj, job)
         if write:
             self._write(job.id, lj)
             self._maintain()
@@ -139,6 +138,13 @@ class Writer(Log):
             return self.jobs[job_id]
         except KeyError:
             raise KeyError(f"job {job_id} is not in the binlog") from None
+
+    @staticmethod
+    def _take(lj: LogJob, job: JobImage) -> None:
+        """The job's new values in memory (its body, and so its size, stay the put's)."""
+        rec = job.jobrec()
+        rec.body_size = lj.rec.body_size
+        lj.rec = rec
 
     def _write(self, job_id: int, lj: LogJob) -> None:
         """Append the job's record to the current file (full if no file holds it yet)."""
