@@ -107,6 +107,7 @@ class FlowView(anywidget.AnyWidget):
             self.add_fault(str(content["worker"]), str(content["kind"]), float(content["at"]))
         except (ValueError, TypeError, KeyError) as e:
             self.summary = f"no fork: {e}"
+        self.send({"type": "forked"})  # the page stops waiting (and shows the summary)
 
 
 def _fork_from_meta(tr: Trace) -> Fork | None:

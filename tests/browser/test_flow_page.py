@@ -113,7 +113,8 @@ def many_moves_at_once() -> dict[str, Any]:
     workers[4].release(held[1])
     workers[5].bury(held[2])
     workers[6].close()
-    sim.advance(1)
+    sim.advance(1.5)
+    producer.put("later")  # the run goes on to 7.5 s: the labels are seen as their trails fade
     return layout(sim.trace, book, "many moves at once")
 
 
@@ -123,8 +124,9 @@ def test_labels_of_moves_at_the_same_time_do_not_overlap(bare_page: Any) -> None
     at6 = {s["cause"] for s in lay["steps"] if abs(s["t"] - 6.0) < 1e-6}
     assert at6 == {"kick", "release", "bury", "connection-closed", "ttr-expired"}
     open_view(page, lay)
-    for t in (6.001, 6.3, 7.0):  # as the moves land, and with their trails fading
+    for t in (6.001, 6.3, 7.5):  # as the moves land, and as their trails fade
         page.evaluate(JS_PICTURE, t)
+        assert float(page.locator(".fv-root").get_attribute("data-time")) == pytest.approx(t)
         labels = page.evaluate(JS_LABELS)
         texts = sorted(lb["text"] for lb in labels)
         assert texts == ["TTR expired", "bury", "connection closed", "kick ×3", "release"], t

@@ -1,6 +1,10 @@
 // FlowView's controls (appended to flowpanel.js): time-true playback, steps, scrub, captions,
 // chapters, and a click on a worker that asks Python for a fork with a fault.
 
+const NO_REPLY_MS = 8000; // a fork takes well under a second in Python
+const NO_KERNEL = "No answer from Python: a fork needs the notebook's kernel running "
+  + "(a saved or exported page only plays the run).";
+
 function palette(root, colours) {
   for (const [k, v] of Object.entries(colours || {})) root.style.setProperty(`--fv-${k}`, v);
 }
@@ -200,6 +204,8 @@ class Player {
         b.onclick = () => {
           this.menu.hidden = true;
           this.summary.textContent = `re-simulating: ${worker} ${kind} at ${fmt(at)}…`;
+          clearTimeout(this.waiting);
+          this.waiting = setTimeout(() => { this.summary.textContent = NO_KERNEL; }, NO_REPLY_MS);
           this.model.send({ type: "fork", worker, kind, at });
         };
       }
@@ -221,6 +227,11 @@ function render({ model, el: host }) {
   model.on("change:fork_data", () => player.loadFork());
   model.on("change:captions", () => { player.loadCaptions(); player.draw(); });
   model.on("change:summary", () => { player.summary.textContent = model.get("summary"); });
+  model.on("msg:custom", (msg) => {
+    if (msg && msg.type !== "forked") return;
+    clearTimeout(player.waiting);
+    player.summary.textContent = model.get("summary") || "";
+  });
   model.on("change:fork_spec", () => { player.spec.textContent = model.get("fork_spec"); });
   root.__flow = player;
   return () => { player.pause(); };
