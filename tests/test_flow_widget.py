@@ -4,6 +4,7 @@ a real beanstalkd's trace, and what a click on a worker makes it do."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -89,6 +90,23 @@ def test_view_draws_a_real_beanstalkd_run() -> None:
     assert moves[-1] == ("delete", "worker:worker-2", "deleted")
     assert any("connection closed: job 3 is ready again at once" in c
                for c in (m["caption"] for m in lay["moments"]))
-    simulated = layout(run_scenario("crashed-consumer", seed=0, until=10).trace)
+    sim_run = run_scenario("crashed-consumer", seed=0, until=10)
+    simulated = layout(sim_run.trace)
     assert moves == [(s["cause"], s["from"], s["to"]) for s in simulated["steps"]
                      if s["job"] == 3]
+    both = FlowView(sim_run.trace, beside=tr)  # lesson 6: simulated above, live below
+    assert both.data == layout(sim_run.trace, both.base.book, both.data["title"])
+    assert both.fork_data["title"] == ("live on a real beanstalkd: crashed-consumer (seed 0, "
+                                       "run at 5× speed)")
+    assert [s["to"] for s in both.fork_data["steps"]] == [s["to"] for s in lay["steps"]]
+    assert re.match(r"Above, then below: re-deliveries 1 and 1; all done at 7 s and all done "
+                    r"at 7(\.\d+)? s$", both.summary), both.summary
+
+
+def test_view_beside_another_run_compares_them() -> None:
+    crash, hang = (run_scenario(n, seed=0) for n in ("crashed-consumer", "hung-consumer"))
+    view = FlowView(crash, beside=hang)
+    assert view.fork_data == layout(hang.trace, title="hung-consumer (seed 0)")
+    assert view.summary == ("Above, then below: re-deliveries 1 and 1; all done at 7 s and "
+                            "all done at 9 s")
+    assert view.fork_spec == "" and view.captions == captions(view.data)

@@ -21,7 +21,7 @@ import traitlets
 
 from stalksim import _viewutil as vu
 from stalksim.flow import JobBook, captions, layout
-from stalksim.forks import Fault, Fork, fork, fork_of
+from stalksim.forks import Fault, Fork, _finish, _outcome, fork, fork_of
 from stalksim.scenarios import SCENARIOS, Result
 from stalksim.simulation import Simulation
 from stalksim.trace import RawEvent, Trace, as_trace
@@ -54,13 +54,15 @@ class FlowView(anywidget.AnyWidget):
     fork_spec = traitlets.Unicode("").tag(sync=True)
     palette = traitlets.Dict(PALETTE).tag(sync=True)
 
-    def __init__(self, source: Result | Trace | Simulation | list[RawEvent], **kwargs: Any
-                 ) -> None:
+    def __init__(self, source: Result | Trace | Simulation | list[RawEvent],
+                 beside: Result | Trace | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.sim: Simulation | None = None
         self.base: Fork | None = None
         self.forked: Fork | None = None
         self._book: JobBook | None = None
+        self._trace = None if isinstance(source, Simulation) else as_trace(
+            source.trace if isinstance(source, Result) else source)
         if isinstance(source, Result):
             self.base = fork_of(source)
             same = self.base.trace.raw == source.trace.raw
@@ -69,11 +71,36 @@ class FlowView(anywidget.AnyWidget):
             self.sim, self._book = source, JobBook.attach(source)
             self.refresh()
         else:
-            tr = as_trace(source)
+            tr = self.trace
             self.base = _fork_from_meta(tr)
             same = self.base is not None and self.base.trace.raw == tr.raw
             self.show(self.base.layout() if same and self.base else layout(tr))
+        if beside is not None:
+            self.show_beside(beside)
         self.on_msg(self._on_msg)
+
+    @property
+    def trace(self) -> Trace:
+        """The trace drawn (a followed Simulation's as it stands now)."""
+        if self.sim is not None:
+            return as_trace(self.sim.trace or [])
+        assert self._trace is not None
+        return self._trace
+
+    def show_beside(self, other: Result | Trace, title: str = "") -> None:
+        """Draw another run of the story under this one, on the same clock, with a line that
+        compares them: lesson 6 shows the simulated run above and `run_live`'s below."""
+        tr = as_trace(getattr(other, "trace", other))
+        meta = tr.meta
+        if not title and meta.get("live"):
+            title = (f"live on a real beanstalkd: {meta.get('scenario')} (seed "
+                     f"{meta.get('seed')}, run at {meta.get('speed', 1):g}× speed)")
+        this, that = _outcome(self.trace), _outcome(tr)
+        with self.hold_sync():
+            self.fork_data = layout(tr, title=title)
+            self.summary = (f"Above, then below: re-deliveries {this['redeliveries']} and "
+                            f"{that['redeliveries']}; {_finish(this)} and {_finish(that)}")
+            self.fork_spec = ""
 
     def refresh(self) -> None:
         """Send the followed Simulation's trace so far (FlowView(sim) only)."""
