@@ -4,6 +4,7 @@ Screenshots go to test-artifacts/browser_flow."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -140,3 +141,19 @@ def test_labels_of_moves_at_the_same_time_do_not_overlap(bare_page: Any) -> None
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.locator(".fv-root").screenshot(path=str(ARTIFACTS / "labels-many-moves-7s.png"))
     assert not page.stalk_page_errors and not page.stalk_blocked
+
+
+def test_benchmark_row_measures_or_says_why_not(chromium: Any, monkeypatch: Any) -> None:
+    """benchmarks/flowview.py's row: measured on a small trace here (times not asserted: the
+    machine is shared), and skipped with the reason where there is no Chromium."""
+    from benchmarks import flowview
+
+    n, workload, measured, target, met = flowview.row("9", 100, chromium)
+    assert n == "9" and "100-job" in workload and target.startswith("<= 300 ms")
+    assert re.fullmatch(r"load \d+ ms \(worst of 3; Python layout \d+ ms, \d+ KiB\); \d+ "
+                        r"frames/s; 4x plays at \d\.\d\dx", measured), measured
+    assert met in ("yes", "NO")
+    monkeypatch.setattr(flowview.lab, "CHROMIUM", "/nonexistent/chromium")
+    assert flowview.row("9", 100)[2:] == (
+        "skipped: chromium not found at /nonexistent/chromium (apt-get install chromium)",
+        target, "skipped")
