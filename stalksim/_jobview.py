@@ -9,7 +9,7 @@ named in words on the figure. Re-exported by `stalksim.views`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -17,7 +17,7 @@ from matplotlib.patches import Patch
 
 from stalksim import _viewutil as vu
 from stalksim.metrics import job_spans
-from stalksim.trace import NS, REDELIVERY_CAUSES, RawEvent, Trace, as_trace
+from stalksim.trace import DST, JOB, NS, REDELIVERY_CAUSES, TUBE, RawEvent, Trace, as_trace
 
 AnyTrace = Trace | list[RawEvent]
 EVENT_LABEL = "event-label"
@@ -52,17 +52,27 @@ def story(tr: Trace, job: int) -> str:
     return f"job {job}" + (f": {name}" if name else "")
 
 
-def _rows(tr: Trace, job: int, end: float) -> list[tuple[str, float, float, str, str]]:
-    """(state, start, stop, actor, end_cause) of each span of `job`, in time order."""
+class _Span(NamedTuple):
+    """One span of the job: a state from `start` to `stop`, held by `actor` if reserved."""
+
+    state: str
+    start: float
+    stop: float
+    actor: str
+    end_cause: str
+
+
+def _rows(tr: Trace, job: int, end: float) -> list[_Span]:
+    """Each span of `job`, in time order."""
     s = job_spans(tr.for_job(job), until=end)
-    return list(zip(s["state"], s["start"], s["end"], s["actor"], s["end_cause"], strict=True))
+    return list(map(_Span, s["state"], s["start"], s["end"], s["actor"], s["end_cause"]))
 
 
 def _draw(ax: Axes, tr: Trace, job: int, end: float) -> list[Any]:
     """Draw job `job`'s lanes into `ax`; return the legend entries of what was drawn."""
     rows = _rows(tr, job, end)
-    tube = next((ev[2] for ev in tr.raw if ev[1] == job and ev[4]), "?")
-    holders = sorted({r[3] for r in rows if r[0] == "reserved"}, key=vu.natural_key)
+    tube = next((ev[TUBE] for ev in tr.raw if ev[JOB] == job and ev[DST]), "?")
+    holders = sorted({r.actor for r in rows if r.state == "reserved"}, key=vu.natural_key)
     lanes = {name: i for i, name in enumerate([f"tube {tube}", *holders])}
     vu.label_rows(ax, list(lanes), f"where job {job} is")
     ax.set_ylim(len(lanes) - 0.5, -0.5 - HEADROOM)
@@ -72,15 +82,15 @@ def _draw(ax: Axes, tr: Trace, job: int, end: float) -> list[Any]:
                 transform=ax.transAxes)
         return []
     present = [s for s in ("ready", "delayed", "buried") if any(
-        r[0] == s and r[2] > r[1] for r in rows)]
+        r.state == s and r.stop > r.start for r in rows)]
     for state in present:
-        sel = [r for r in rows if r[0] == state and r[2] > r[1]]
-        vu.bars(ax, [r[1] for r in sel], [r[2] for r in sel], [0] * len(sel), BAR_H,
+        sel = [r for r in rows if r.state == state and r.stop > r.start]
+        vu.bars(ax, [r.start for r in sel], [r.stop for r in sel], [0] * len(sel), BAR_H,
                 vu.STATE_COLOURS[state], state, edges=True)
         for r in sel:
-            words = f"waits {_secs(r[2] - r[1])}" if state == "ready" else state
-            if not _bar_text(ax, r[1], r[2], 0, words, "black") and state == "ready":
-                ax.annotate(f"{words} for a free worker", xy=(r[2], 0), xytext=(5, 0),
+            words = f"waits {_secs(r.stop - r.start)}" if state == "ready" else state
+            if not _bar_text(ax, r.start, r.stop, 0, words, "black") and state == "ready":
+                ax.annotate(f"{words} for a free worker", xy=(r.stop, 0), xytext=(5, 0),
                             textcoords="offset points", ha="left", va="center",
                             fontsize=vu.LEGEND_PT, gid=EVENT_LABEL, annotation_clip=False)
     items: list[Any] = vu.handles(present)
@@ -89,16 +99,18 @@ def _draw(ax: Axes, tr: Trace, job: int, end: float) -> list[Any]:
     return items
 
 
-def _holds(ax: Axes, tr: Trace, job: int, rows: list[tuple[str, float, float, str, str]],
-           lanes: dict[str, int], end: float) -> list[Any]:
+def _holds(ax: Axes, tr: Trace, job: int, rows: list[_Span], lanes: dict[str, int],
+           end: float) -> list[Any]:
     """The job's holds (working, hung) and the other jobs its workers held; legend entries."""
-    held = [(r[1], r[2], r[3]) for r in rows if r[0] == "reserved"]
-    working, stuck = vu.split_holds(held, vu.hung_periods(tr.raw, end))
-    ys = [lanes[h[2]] for h in held]
-    vu.bars(ax, [p[1] for p in working], [p[2] for p in working], [ys[p[0]] for p in working],
-            BAR_H, vu.STATE_COLOURS["reserved"], "reserved", edges=True)
-    hung = vu.hung_bars(ax, [p[1] for p in stuck], [p[2] for p in stuck],
-                        [ys[p[0]] for p in stuck], BAR_H)
+    held = [r for r in rows if r.state == "reserved"]
+    working, stuck = vu.split_holds([(r.start, r.stop, r.actor) for r in held],
+                                    vu.hung_periods(tr.raw, end))
+    ys = [lanes[r.actor] for r in held]
+    vu.bars(ax, [p.start for p in working], [p.stop for p in working],
+            [ys[p.span] for p in working], BAR_H, vu.STATE_COLOURS["reserved"], "reserved",
+            edges=True)
+    hung = vu.hung_bars(ax, [p.start for p in stuck], [p.stop for p in stuck],
+                        [ys[p.span] for p in stuck], BAR_H)
     for i, a, b in working:
         _bar_text(ax, a, b, ys[i], f"job {job}", "white")
     for i, a, b in stuck:
@@ -108,9 +120,9 @@ def _holds(ax: Axes, tr: Trace, job: int, rows: list[tuple[str, float, float, st
                                                     s["actor"], strict=True)
              if st == "reserved" and j != job and w in lanes and b > a]
     if other:
-        vu.bars(ax, [o[1] for o in other], [o[2] for o in other],
-                [lanes[o[3]] for o in other], BAR_H * 0.8, OTHER["facecolor"], "other-job",
-                edges=True)
+        _jobs, x0, x1, workers = zip(*other, strict=True)
+        vu.bars(ax, x0, x1, [lanes[w] for w in workers], BAR_H * 0.8, OTHER["facecolor"],
+                "other-job", edges=True)
         for j, a, b, w in other:
             _bar_text(ax, a, b, lanes[w], f"job {j}", OTHER["text"])
     items: list[Any] = vu.handles(["reserved"] if working else [])
@@ -122,13 +134,13 @@ def _holds(ax: Axes, tr: Trace, job: int, rows: list[tuple[str, float, float, st
     return items
 
 
-def _moves(ax: Axes, tr: Trace, job: int, rows: list[tuple[str, float, float, str, str]],
-           lanes: dict[str, int]) -> list[Any]:
+def _moves(ax: Axes, tr: Trace, job: int, rows: list[_Span], lanes: dict[str, int]
+           ) -> list[Any]:
     """Arrows from lane to lane where the job moved, marks for its events, words for each
     hand-back; the legend entries of the marks drawn."""
-    where = [lanes.get(r[3], 0) if r[0] == "reserved" else 0 for r in rows]
+    where = [lanes.get(r.actor, 0) if r.state == "reserved" else 0 for r in rows]
     for k in range(1, len(rows)):
-        t, cause = rows[k][1], rows[k - 1][4]
+        t, cause = rows[k].start, rows[k - 1].end_cause
         if where[k] != where[k - 1]:
             style, width = _MOVE.get(cause, ("-", 1.0))
             colour = vu.MARKS[cause]["color"] if cause in _MOVE else "#777777"
@@ -140,14 +152,14 @@ def _moves(ax: Axes, tr: Trace, job: int, rows: list[tuple[str, float, float, st
         if j != job:
             continue
         if not dst and cause in vu.MARKS and actor in lanes:
-            y = lanes[actor] + _MARK_DY.get(cause, 0.0)
-            marks.setdefault(cause, ([], []))[0].append(t / NS)
-            marks[cause][1].append(y)
+            xs, ys = marks.setdefault(cause, ([], []))
+            xs.append(t / NS)
+            ys.append(lanes[actor] + _MARK_DY.get(cause, 0.0))
         elif cause in REDELIVERY_CAUSES or dst == "deleted":
             kind = cause if cause in REDELIVERY_CAUSES else "deleted"
-            y = 0.0 if kind != "deleted" else lanes.get(actor, 0)
-            marks.setdefault(kind, ([], []))[0].append(t / NS)
-            marks[kind][1].append(y)
+            xs, ys = marks.setdefault(kind, ([], []))
+            xs.append(t / NS)
+            ys.append(0.0 if kind != "deleted" else lanes.get(actor, 0))
             if kind != "deleted":
                 ax.annotate(handback_text(cause, t / NS), xy=(t / NS, -BAR_H / 2),
                             xytext=(-4, 14), textcoords="offset points", ha="left",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -209,7 +209,12 @@ def hung_periods(raw: Iterable[RawEvent], end: float) -> dict[str, list[tuple[fl
     return out
 
 
-Piece = tuple[int, float, float]  # (index of the span it was cut from, start, stop)
+class Piece(NamedTuple):
+    """A part of a held span, cut where its holder was hung."""
+
+    span: int  # index of the span it was cut from
+    start: float
+    stop: float
 
 
 def split_holds(spans: Sequence[tuple[float, float, str]],
@@ -222,9 +227,9 @@ def split_holds(spans: Sequence[tuple[float, float, str]],
             a, b = max(start, h0), min(stop, h1)
             if a < b:
                 if start < a:
-                    working.append((i, start, a))
-                stuck.append((i, a, b))
+                    working.append(Piece(i, start, a))
+                stuck.append(Piece(i, a, b))
                 start = b
         if start < stop:
-            working.append((i, start, stop))
+            working.append(Piece(i, start, stop))
     return working, stuck

@@ -13,7 +13,16 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from stalksim.trace import NS, REDELIVERY_CAUSES, RESERVE_CAUSES, STATES, RawEvent, Trace, as_trace
+from stalksim.trace import (
+    NS,
+    REDELIVERY_CAUSES,
+    RESERVE_CAUSES,
+    STATES,
+    TIME,
+    RawEvent,
+    Trace,
+    as_trace,
+)
 
 Columns = dict[str, list[Any]]
 _STATE_INDEX = {s: i for i, s in enumerate(STATES)}
@@ -28,8 +37,8 @@ def _window(trace: Trace | list[RawEvent], until: float | None) -> tuple[list[Ra
     raw = as_trace(trace).raw
     if until is not None:
         hi = round(until * NS)
-        return [ev for ev in raw if ev[0] <= hi], hi
-    return raw, raw[-1][0] if raw else 0
+        return [ev for ev in raw if ev[TIME] <= hi], hi
+    return raw, raw[-1][TIME] if raw else 0
 
 
 def _secs(ns: int | None) -> float | None:
@@ -181,7 +190,7 @@ def handoffs(trace: Trace | list[RawEvent], causes: Sequence[str] = REDELIVERY_C
     raw, _hi = _window(trace, until)
     out = _columns("job tube cause lost_by reserved_at lost_at next_by next_at")
     holder: dict[int, int] = {}  # job -> when its current holder reserved it
-    pending: dict[int, tuple[str, str, int, int]] = {}
+    pending: dict[int, tuple[str, str, int, int]] = {}  # job -> (cause, lost_by, since, at)
     for t, job, tube, src, dst, cause, actor in raw:
         if not job or not dst or cause == "touch":
             continue
@@ -189,7 +198,8 @@ def handoffs(trace: Trace | list[RawEvent], causes: Sequence[str] = REDELIVERY_C
             holder[job] = t
             lost = pending.pop(job, None)
             if lost is not None:
-                row = (job, tube, lost[0], lost[1], lost[2] / NS, lost[3] / NS, actor, t / NS)
+                why, lost_by, since, at = lost
+                row = (job, tube, why, lost_by, since / NS, at / NS, actor, t / NS)
                 for name, value in zip(out, row, strict=True):
                     out[name].append(value)
         elif src == "reserved" and cause in causes:

@@ -16,6 +16,7 @@ import os
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import IO, Any, NamedTuple
 
 NS = 1_000_000_000
@@ -38,28 +39,66 @@ TUBE_EVENTS = ("pause", "pause-ended")
 MARKS = ("crash", "hang", "wake", "not-found", "deadline-soon")
 """Worker marks written by simulated workers: job 0, empty src/dst, actor set."""
 
-RawEvent = tuple[int, int, str, str, str, str, str]
-FIELDS = ("time", "job", "tube", "src", "dst", "cause", "actor")
-
-
 class TraceError(ValueError):
     """A trace that does not describe a possible sequence of job transitions."""
 
 
+# ---- the schema: declared once, here ---------------------------------------------------
+
 class Record(NamedTuple):
-    """One trace event, with `time` in (virtual) seconds."""
+    """One trace event, with `time` in (virtual) seconds: the named form of a RawEvent."""
 
     time: float
-    job: int
-    tube: str
-    src: str
+    job: int  # 0 for tube events and worker marks
+    tube: str  # "" for worker marks
+    src: str  # one of ALL_STATES for a job transition, "" otherwise
     dst: str
-    cause: str
-    actor: str
+    cause: str  # one of CAUSES, TUBE_EVENTS or MARKS
+    actor: str  # the connection that caused it (or lost the job); "" for the server
+
+
+FIELDS: tuple[str, ...] = Record._fields
+"""The field names, in the order of every RawEvent, Record, JSON Lines object and column."""
+RawEvent = tuple[int, int, str, str, str, str, str]
+"""What the core (and the live recorder) appends: a plain tuple in FIELDS' order with `time`
+in integer nanoseconds. A tuple, not a Record, because making one is several times cheaper;
+readers unpack all seven fields by name or index one with the positions below."""
+TIME, JOB, TUBE, SRC, DST, CAUSE, ACTOR = range(len(FIELDS))
+"""Positions of FIELDS in a RawEvent: `ev[TUBE]` where only one field is read."""
+
+
+def raw_event(time_ns: int, job: int, tube: str, src: str, dst: str, cause: str,
+              actor: str) -> RawEvent:
+    """A RawEvent from its fields (for writers that are not on a hot path: the live recorder,
+    tests); the core builds the same tuple inline."""
+    return (time_ns, job, tube, src, dst, cause, actor)
+
+
+def check_event(ev: object) -> RawEvent:
+    """`ev` if it is a well-formed RawEvent (types, words, and job 0 exactly for tube events
+    and marks), else TraceError naming what is wrong; for tests of every writer."""
+    if not (isinstance(ev, tuple) and len(ev) == len(FIELDS)):
+        raise TraceError(f"not a {len(FIELDS)}-field tuple: {ev!r}")
+    t, job, tube, src, dst, cause, actor = ev
+    if not (type(t) is int and t >= 0 and type(job) is int and job >= 0):
+        raise TraceError(f"time_ns and job must be ints >= 0: {ev!r}")
+    if not all(isinstance(x, str) for x in (tube, src, dst, cause, actor)):
+        raise TraceError(f"tube, src, dst, cause and actor must be str: {ev!r}")
+    if cause in CAUSES:
+        ok = job > 0 and bool(tube) and src in ALL_STATES and dst in ALL_STATES
+    elif cause in TUBE_EVENTS:
+        ok = job == 0 and bool(tube) and src == dst == ""
+    elif cause in MARKS:
+        ok = src == dst == "" and bool(actor)
+    else:
+        raise TraceError(f"unknown cause {cause!r}: {ev!r}")
+    if not ok:
+        raise TraceError(f"fields do not fit a {cause!r} event: {ev!r}")
+    return ev  # type: ignore[return-value]
 
 
 def _record(ev: RawEvent) -> Record:
-    return Record(ev[0] / NS, *ev[1:])
+    return Record(ev[TIME] / NS, *ev[JOB:])
 
 
 class Trace:
@@ -81,7 +120,7 @@ class Trace:
     def from_records(cls, records: Iterable[Record | tuple], meta: dict[str, Any] | None = None
                      ) -> Trace:
         """Build a Trace from Records (time in seconds); times are rounded to nanoseconds."""
-        raw = [(round(r[0] * NS), int(r[1]), *r[2:7]) for r in records]
+        raw = [(round(r[TIME] * NS), int(r[JOB]), *r[TUBE:]) for r in records]
         return cls(raw, meta)  # type: ignore[arg-type]
 
     # -- sequence protocol -------------------------------------------------------------
@@ -112,20 +151,20 @@ class Trace:
     # -- summaries -------------------------------------------------------------------
     def jobs(self) -> list[int]:
         """Ids of every job that appears, ascending."""
-        return sorted({ev[1] for ev in self.raw if ev[1]})
+        return sorted({ev[JOB] for ev in self.raw if ev[JOB]})
 
     def tubes(self) -> list[str]:
         """Tube names in order of first appearance."""
-        return list(dict.fromkeys(ev[2] for ev in self.raw if ev[2]))
+        return list(dict.fromkeys(ev[TUBE] for ev in self.raw if ev[TUBE]))
 
     def actors(self) -> list[str]:
         """Connection/worker names in order of first appearance ("" for the server left out)."""
-        return list(dict.fromkeys(ev[6] for ev in self.raw if ev[6]))
+        return list(dict.fromkeys(ev[ACTOR] for ev in self.raw if ev[ACTOR]))
 
     @property
     def end_time(self) -> float:
         """Time of the last event in seconds (0.0 for an empty trace)."""
-        return self.raw[-1][0] / NS if self.raw else 0.0
+        return self.raw[-1][TIME] / NS if self.raw else 0.0
 
     # -- filters (each returns a new Trace with the same meta) ---------------------------
     def filter(self, keep: Callable[[Record], bool]) -> Trace:
@@ -134,22 +173,22 @@ class Trace:
 
     def for_job(self, job: int) -> Trace:
         """The events of one job."""
-        return Trace([ev for ev in self.raw if ev[1] == job], self.meta)
+        return Trace([ev for ev in self.raw if ev[JOB] == job], self.meta)
 
     def for_tube(self, tube: str) -> Trace:
         """The events in one tube (job transitions and pauses)."""
-        return Trace([ev for ev in self.raw if ev[2] == tube], self.meta)
+        return Trace([ev for ev in self.raw if ev[TUBE] == tube], self.meta)
 
     def for_actor(self, actor: str) -> Trace:
         """The events caused by (or, for TTR/connection loss, suffered by) one actor."""
-        return Trace([ev for ev in self.raw if ev[6] == actor], self.meta)
+        return Trace([ev for ev in self.raw if ev[ACTOR] == actor], self.meta)
 
     def between(self, start: float | None = None, end: float | None = None) -> Trace:
         """Events with start <= time <= end (seconds; None means unbounded)."""
         lo = -1 if start is None else round(start * NS)
         hi = None if end is None else round(end * NS)
-        return Trace([ev for ev in self.raw if ev[0] >= lo and (hi is None or ev[0] <= hi)],
-                     self.meta)
+        return Trace([ev for ev in self.raw
+                      if ev[TIME] >= lo and (hi is None or ev[TIME] <= hi)], self.meta)
 
     # -- export ------------------------------------------------------------------------
     def to_jsonl(self, dest: str | os.PathLike[str] | IO[str]) -> None:
@@ -177,7 +216,7 @@ class Trace:
                     continue
                 try:
                     t = obj["time_ns"] if "time_ns" in obj else round(obj["time"] * NS)
-                    raw.append((int(t), int(obj["job"]), *(str(obj[k]) for k in FIELDS[2:])))
+                    raw.append((int(t), int(obj["job"]), *(str(obj[k]) for k in FIELDS[TUBE:])))
                 except (KeyError, TypeError, ValueError) as e:
                     raise TraceError(f"line {n}: not a trace event: {line.strip()[:80]}") from e
         return cls(raw, meta)
@@ -289,11 +328,11 @@ class TraceIndex:
     """
 
     def __init__(self, trace: Trace | list[RawEvent], every: int = 1024):
-        raw = [ev for ev in as_trace(trace).raw if ev[1] and ev[4]]
-        if any(a[0] > b[0] for a, b in zip(raw, raw[1:], strict=False)):
-            raw.sort(key=lambda ev: ev[0])
+        raw = [ev for ev in as_trace(trace).raw if ev[JOB] and ev[DST]]
+        if any(a[TIME] > b[TIME] for a, b in zip(raw, raw[1:], strict=False)):
+            raw.sort(key=itemgetter(TIME))
         self._raw = raw
-        self._times = [ev[0] for ev in raw]
+        self._times = [ev[TIME] for ev in raw]
         self._every = every
         self._snaps: list[dict[int, tuple[str, str, str]]] = []
         self._first_seen: dict[str, int] = {}  # tube -> index of its first event
@@ -301,7 +340,7 @@ class TraceIndex:
         for i, ev in enumerate(raw):
             if i % every == 0:
                 self._snaps.append(dict(live))
-            self._first_seen.setdefault(ev[2], i)
+            self._first_seen.setdefault(ev[TUBE], i)
             self._apply(live, ev)
 
     @staticmethod

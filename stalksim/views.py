@@ -10,7 +10,7 @@ axes you pass instead. States and events keep one colour and marker across views
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -23,10 +23,12 @@ from stalksim import _viewutil as vu
 from stalksim._jobview import crash_vs_hang, job_lanes
 from stalksim.metrics import depth, handoffs, job_spans
 from stalksim.trace import (
+    JOB,
     MARKS,
     NS,
     REDELIVERY_CAUSES,
     STATES,
+    TUBE,
     RawEvent,
     Trace,
     TraceIndex,
@@ -39,6 +41,16 @@ __all__ = ["job_timeline", "tube_depth", "worker_swimlanes", "overview", "job_la
 
 AnyTrace = Trace | list[RawEvent]
 MANY_ARROWS = 40  # above this, hand-offs are drawn as one quiver without text
+
+
+class _Span(NamedTuple):
+    """A job's span in one swimlane: ready in its tube's lane, or held in a worker's."""
+
+    lane: str
+    start: float
+    stop: float
+    job: int
+    end_cause: str  # what ended it ("" for a wait, or a hold still open)
 
 
 def _title(tr: Trace, what: str) -> str:
@@ -88,12 +100,13 @@ def job_timeline(trace: AnyTrace, *, jobs: Iterable[int] | None = None,
         ys.append(r)
     pieces_by_state = vu.split_holds(held, vu.hung_periods(tr.raw, end))
     for state, pieces in zip(("reserved", "hung"), pieces_by_state, strict=True):
+        x0, x1, ys = cols[state]
         for i, a, b in pieces:
-            cols[state][0].append(a)
-            cols[state][1].append(b)
-            cols[state][2].append(held_row[i])
+            x0.append(a)
+            x1.append(b)
+            ys.append(held_row[i])
     height = 0.7 if few else 1.0
-    present = [s for s in STATES if cols[s][0]]
+    present = [s for s in STATES if cols[s][0]]  # any bar's start
     for s in present:
         vu.bars(ax, *cols[s], height, vu.STATE_COLOURS[s], s, edges=few)
     stuck = vu.hung_bars(ax, *cols["hung"], height)
@@ -104,9 +117,10 @@ def job_timeline(trace: AnyTrace, *, jobs: Iterable[int] | None = None,
     for t, job, _tube, _src, dst, cause, _actor in tr.raw:
         kind = cause if cause in REDELIVERY_CAUSES else "deleted" if dst == "deleted" else ""
         if kind and t <= hi and job in row:
-            events[kind][0].append(t / NS)
-            events[kind][1].append(row[job])
-    marks = [k for k in events if events[k][0]]
+            xs, ys = events[kind]
+            xs.append(t / NS)
+            ys.append(row[job])
+    marks = [k for k, (xs, _ys) in events.items() if xs]
     row_pt = ax.bbox.height * 72 / fig.dpi / max(1, len(order))  # marks shrink with rows
     for k in marks:
         full = vu.MARKS[k]["ms"]
@@ -216,39 +230,41 @@ def worker_swimlanes(trace: AnyTrace, *, ax: Axes | None = None) -> Figure:
         if actor and (dst == "reserved" or (not dst and cause in marks)):
             names.add(actor)
             if not dst:  # a worker mark (it may name a job)
-                marks[cause][0].append(t / NS)
-                marks[cause][1].append(actor)
+                times, actors = marks[cause]
+                times.append(t / NS)
+                actors.append(actor)
     spans = job_spans(tr, until=end)
-    waits = [(f"tube {tube}", s, e, j, "") for j, tube, st, s, e in zip(
+    waits = [_Span(f"tube {tube}", s, e, j, "") for j, tube, st, s, e in zip(
         spans["job"], spans["tube"], spans["state"], spans["start"], spans["end"], strict=True)
         if st == "ready" and e > s]
-    tube_lanes = sorted({w[0] for w in waits}, key=vu.natural_key)
+    tube_lanes = sorted({w.lane for w in waits}, key=vu.natural_key)
     lanes = {name: i for i, name in enumerate(
         [*tube_lanes, *sorted(names, key=vu.natural_key)])}
     fig, ax = vu.new_axes(ax, vu.FIG_WIDTH, vu.rows_height(len(lanes), 0.75))
     _waits(ax, waits, lanes, len(tube_lanes))
-    held = [(a, s, e, j, c) for j, st, s, e, a, c in zip(
+    held = [_Span(a, s, e, j, c) for j, st, s, e, a, c in zip(
         spans["job"], spans["state"], spans["start"], spans["end"], spans["actor"],
         spans["end_cause"], strict=True) if st == "reserved"]
     ys, heights = _slots(held, lanes)
-    working, stuck = vu.split_holds([(s, e, a) for a, s, e, _j, _c in held],
+    working, stuck = vu.split_holds([(h.start, h.stop, h.lane) for h in held],
                                    vu.hung_periods(tr.raw, end))
     crowded = len(held) > 200
     vu.bars(ax, *_piece_cols(working, ys, heights), vu.STATE_COLOURS["reserved"], "reserved",
             edges=not crowded)
     hung = vu.hung_bars(ax, *_piece_cols(stuck, ys, heights))
     if len(held) <= vu.MAX_ROW_LABELS:
-        _job_labels(ax, [h[3] for h in held], ys, working, stuck)
-    done = [] if crowded else [(stop, y) for (_a, _s, stop, _j, cause), y in zip(
-        held, ys, strict=True) if cause == "delete"]
+        _job_labels(ax, [h.job for h in held], ys, working, stuck)
+    done = [] if crowded else [(h.stop, y) for h, y in zip(held, ys, strict=True)
+                               if h.end_cause == "delete"]
     if done:
         slot_pt = min(heights) * ax.bbox.height * 72 / fig.dpi / max(1, len(lanes))
         vu.points(ax, "deleted", *zip(*done, strict=True), ms=min(14.0, max(3.0, slot_pt)),
                   mew=1.0 if len(done) > vu.MAX_ROW_LABELS else 2.5)
-    shown = [k for k in MARKS if marks[k][0]]
+    shown = [k for k in MARKS if marks[k][0]]  # any mark's time
     for k in shown:
         dy = _MARK_DY.get(k, 0.0)
-        vu.points(ax, k, marks[k][0], [lanes[a] + dy for a in marks[k][1]])
+        times, actors = marks[k]
+        vu.points(ax, k, times, [lanes[a] + dy for a in actors])
     causes = _arrows(ax, handoffs(tr), lanes)
 
     vu.label_rows(ax, list(lanes), "tube / worker" if tube_lanes else "worker")
@@ -267,29 +283,29 @@ def worker_swimlanes(trace: AnyTrace, *, ax: Axes | None = None) -> Figure:
 def _piece_cols(pieces: list[vu.Piece], ys: list[float], heights: list[float]
                 ) -> tuple[list[float], list[float], list[float], list[float]]:
     """x0, x1, y, height columns for `vu.bars` from pieces of held spans."""
-    return ([p[1] for p in pieces], [p[2] for p in pieces], [ys[p[0]] for p in pieces],
-            [heights[p[0]] for p in pieces])
+    return ([p.start for p in pieces], [p.stop for p in pieces], [ys[p.span] for p in pieces],
+            [heights[p.span] for p in pieces])
 
 
-def _waits(ax: Axes, waits: list[tuple[str, float, float, int, str]], lanes: dict[str, int],
-           n_tubes: int) -> None:
+def _waits(ax: Axes, waits: list[_Span], lanes: dict[str, int], n_tubes: int) -> None:
     """Ready spans as bars in their tube's lane (jobs waiting at once share it in slots), each
     named when there are few; a line parts the tube lanes from the worker lanes."""
     if not waits:
         return
     ys, heights = _slots(waits, lanes)
-    vu.bars(ax, [w[1] for w in waits], [w[2] for w in waits], ys, heights,
+    vu.bars(ax, [w.start for w in waits], [w.stop for w in waits], ys, heights,
             vu.STATE_COLOURS["ready"], "ready", edges=len(waits) <= 200)
     if len(waits) <= vu.MAX_ROW_LABELS:
-        _job_labels(ax, [w[3] for w in waits], ys,
-                    [(i, w[1], w[2]) for i, w in enumerate(waits)], [], colour="black")
+        _job_labels(ax, [w.job for w in waits], ys,
+                    [vu.Piece(i, w.start, w.stop) for i, w in enumerate(waits)], [],
+                    colour="black")
     ax.axhline(n_tubes - 0.5, color="#999999", linewidth=0.8, gid="tube-lanes-end")
 
 
 def _job_labels(ax: Axes, jobs: list[int], ys: list[float], working: list[vu.Piece],
                 stuck: list[vu.Piece], colour: str = "white") -> None:
     """Name each held job on its longest piece: white on working blue, dark on hung."""
-    best: dict[int, tuple[float, float, bool]] = {}
+    best: dict[int, tuple[float, float, bool]] = {}  # span -> its longest (start, stop, hung)
     for pieces, is_hung in ((working, False), (stuck, True)):
         for i, a, b in pieces:
             if i not in best or b - a > best[i][1] - best[i][0]:
@@ -308,23 +324,22 @@ _JOB_MARK_DY = {"not-found": 0.0}  # on a job's row the rest sit at -0.3
 
 
 
-def _slots(held: list[tuple[str, float, float, int, str]], lanes: dict[str, int]
-           ) -> tuple[list[float], list[float]]:
-    """Y centre and height of each held span: jobs held at once share their lane in slots."""
-    slot = [0] * len(held)
-    per_lane: dict[str, list[float]] = {}  # actor -> end time of each slot
-    for i in sorted(range(len(held)), key=lambda i: held[i][1]):
-        ends = per_lane.setdefault(held[i][0], [])
-        free = next((k for k, e in enumerate(ends) if e <= held[i][1]), len(ends))
+def _slots(spans: list[_Span], lanes: dict[str, int]) -> tuple[list[float], list[float]]:
+    """Y centre and height of each span: spans in one lane at once share it in slots."""
+    slot = [0] * len(spans)
+    per_lane: dict[str, list[float]] = {}  # lane -> end time of each slot
+    for i in sorted(range(len(spans)), key=lambda i: spans[i].start):
+        sp = spans[i]
+        ends = per_lane.setdefault(sp.lane, [])
+        free = next((k for k, e in enumerate(ends) if e <= sp.start), len(ends))
         if free == len(ends):
             ends.append(0.0)
-        ends[free] = held[i][2]
+        ends[free] = sp.stop
         slot[i] = free
     ys, hs = [], []
-    for (actor, *_rest), k in zip(held, slot, strict=True):
-        n = len(per_lane[actor])
-        h = 0.7 / n
-        ys.append(lanes[actor] - 0.35 + h * (k + 0.5))
+    for sp, k in zip(spans, slot, strict=True):
+        h = 0.7 / len(per_lane[sp.lane])
+        ys.append(lanes[sp.lane] - 0.35 + h * (k + 0.5))
         hs.append(h)
     return ys, hs
 
@@ -336,11 +351,10 @@ def _arrows(ax: Axes, h: dict[str, list[Any]], lanes: dict[str, int]) -> list[st
                     strict=True))
     if len(rows) > MANY_ARROWS:
         for c in causes:
-            sel = [r for r in rows if r[0] == c]
-            x0 = np.array([r[2] for r in sel])
-            y0 = np.array([lanes[r[1]] for r in sel], float)
-            ax.quiver(x0, y0, np.array([r[4] for r in sel]) - x0,
-                      np.array([lanes[r[3]] for r in sel]) - y0, angles="xy",
+            sel = [(lanes[by], at, lanes[to], then) for cause, by, at, to, then in rows
+                   if cause == c]
+            y0, x0, y1, x1 = (np.array(col, float) for col in zip(*sel, strict=True))
+            ax.quiver(x0, y0, x1 - x0, y1 - y0, angles="xy",
                       scale_units="xy", scale=1, color=vu.MARKS[c]["color"], width=0.002,
                       alpha=0.6, gid=f"handoff:{c}")
         return causes
@@ -363,7 +377,7 @@ def _arrows(ax: Axes, h: dict[str, list[Any]], lanes: dict[str, int]) -> list[st
 def overview(trace: AnyTrace) -> Figure:
     """Swimlanes, job timeline and tube depth in one figure (what `--plot` saves)."""
     tr = as_trace(trace)
-    n_tubes = max(1, len({ev[2] for ev in tr.raw if ev[1]}))
+    n_tubes = max(1, len({ev[TUBE] for ev in tr.raw if ev[JOB]}))
     n_jobs, n_lanes = len(tr.jobs()), len(tr.actors())
     ratios = [min(4.0, 1 + 0.5 * n_lanes), min(6.0, 1 + 0.3 * n_jobs), *[1.6] * n_tubes]
     fig = vu.new_figure(vu.FIG_WIDTH, min(16.0, 2 + 1.1 * sum(ratios)))
