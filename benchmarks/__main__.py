@@ -16,14 +16,15 @@ import statistics
 import sys
 import time
 
-from benchmarks import mmc, wireload, workloads
+from benchmarks import mmc, startup, wireload, workloads
 
 FULL = {"until": 1000.0, "million": 1_000_000, "memory": 1_000_000,
         "growth": (10_000, 100_000, 1_000_000), "cycles": 20_000, "timeline_jobs": 1000,
-        "validate_until": 200.0, "validate_seeds": 5, "load_conns": 1000, "load_jobs": 20_000}
+        "validate_until": 200.0, "validate_seeds": 5, "load_conns": 1000, "load_jobs": 20_000,
+        "startup_rounds": 10}
 QUICK = {"until": 20.0, "million": 2_000, "memory": 5_000, "growth": (100, 1_000, 2_000),
          "cycles": 500, "timeline_jobs": 100, "validate_until": 20.0, "validate_seeds": 2,
-         "load_conns": 100, "load_jobs": 500}
+         "load_conns": 100, "load_jobs": 500, "startup_rounds": 2}
 
 
 CAVEATS = """Reading the table:
@@ -38,6 +39,9 @@ CAVEATS = """Reading the table:
   consumers (Python threads, so the client side costs the same for both servers), idle
   connections up to the count, and hostile clients meanwhile. beanstalkd's figure is
   partly the clients' own speed; the simulator is one Python event loop.
+- Row 9 is `benchmarks/startup.py`: each command once per round, in turn (so all see the same
+  load), from exec to exit or to the port accepting a TCP connection; the median of the rounds.
+  Issue 14's target is `stalksim serve` listening within 2x the bare interpreter.
 - Memory (row 4) is resident-set growth over 1,000,000 puts of a 16-byte body, measured in
   a fresh process for the simulator and from /proc for beanstalkd.
 """
@@ -129,6 +133,17 @@ def run(size: dict) -> tuple[list[tuple[str, str, str, str, str]], list[str]]:
         f"{size['load_conns']:,} connections, hostile clients meanwhile",
         f"{rates['stalksim']:,.0f} vs {rates['real']:,.0f} jobs/s = {ratio:.2f}x",
         ">= 0.25x", ratio >= 0.25)
+
+    _progress("workload 9: start-up")
+    starts = startup.measure(size["startup_rounds"])
+    ms = {r.name: r.median * 1000 for r in starts}
+    serve = startup.ratio(starts, startup.SERVE)
+    real = f"; beanstalkd {ms[startup.BEANSTALKD]:.1f} ms" if startup.BEANSTALKD in ms else ""
+    row("9", f"start-up, median of {size['startup_rounds']}: `python -m stalksim serve` exec to "
+        "listening, beside `python -c pass`",
+        f"{ms[startup.SERVE]:.0f} ms vs {ms[startup.PASS]:.0f} ms = {serve:.2f}x; "
+        f"`import stalksim` {ms[startup.IMPORT]:.0f} ms{real}", "<= 2x", serve <= 2)
+    notes += startup.lines(starts)
     return rows, notes
 
 

@@ -22,6 +22,9 @@ from dataclasses import dataclass
 
 HOST = "127.0.0.1"
 POLL = 0.0005  # seconds between connection attempts while waiting for a server to listen
+PASS, IMPORT, SERVE = "python -c pass", "python -c 'import stalksim'", "python -m stalksim serve"
+SCRIPT, BEANSTALKD = "stalksim serve (console script)", "beanstalkd"
+"""The names of the commands measured (rows of `measure`)."""
 
 
 @dataclass(frozen=True)
@@ -94,15 +97,15 @@ def time_listen(argv: list[str], timeout: float = 10.0) -> float:
 def commands(python: str = sys.executable) -> list[tuple[str, list[str], bool]]:
     """(name, argv, listens) for each command measured; the console script and beanstalkd
     only where installed."""
-    cmds = [("python -c pass", [python, "-c", "pass"], False),
-            ("python -c 'import stalksim'", [python, "-c", "import stalksim"], False),
-            ("python -m stalksim serve", [python, "-m", "stalksim", "serve"], True)]
+    cmds = [(PASS, [python, "-c", "pass"], False),
+            (IMPORT, [python, "-c", "import stalksim"], False),
+            (SERVE, [python, "-m", "stalksim", "serve"], True)]
     script = os.path.join(os.path.dirname(python), "stalksim")
     if os.access(script, os.X_OK):
-        cmds.append(("stalksim serve (console script)", [script, "serve"], True))
+        cmds.append((SCRIPT, [script, "serve"], True))
     beanstalkd = shutil.which("beanstalkd")
     if beanstalkd:
-        cmds.append(("beanstalkd", [beanstalkd], True))
+        cmds.append((BEANSTALKD, [beanstalkd], True))
     return cmds
 
 
@@ -120,7 +123,7 @@ def measure(rounds: int = 10, python: str = sys.executable) -> list[Startup]:
             for (name, argv, listens), s in zip(cmds, samples, strict=True)]
 
 
-def ratio(rows: list[Startup], name: str, base: str = "python -c pass") -> float:
+def ratio(rows: list[Startup], name: str, base: str = PASS) -> float:
     """Median of `name` over median of `base`."""
     by = {r.name: r for r in rows}
     return by[name].median / by[base].median
@@ -128,13 +131,13 @@ def ratio(rows: list[Startup], name: str, base: str = "python -c pass") -> float
 
 def lines(rows: list[Startup]) -> list[str]:
     """One line per command: median, range, and the ratio to `python -c pass`."""
-    base = next(r for r in rows if r.name == "python -c pass").median
+    base = next(r for r in rows if r.name == PASS).median
     out = []
     for r in rows:
         what = "to listening" if r.listens else "to exit"
         out.append(f"{r.name}: median {r.median * 1000:.1f} ms {what} (min "
                    f"{min(r.samples) * 1000:.1f}, max {max(r.samples) * 1000:.1f}, "
-                   f"n={len(r.samples)}) = {r.median / base:.2f}x python -c pass")
+                   f"n={len(r.samples)}) = {r.median / base:.2f}x {PASS}")
     return out
 
 
