@@ -1,7 +1,7 @@
 """FlowView in headless Chromium, as a row of `python -m benchmarks`: a many-workers trace of
 `jobs` jobs loads into the view, then plays at 4x (tests/browser/bench_flow.py measures).
 
-    rows.append(flowview.row("9", size["timeline_jobs"]))
+    rows.append(flowview.row("10", size["timeline_jobs"]))
 
 Targets (issue 12): load <= 300 ms, >= 30 frames/s, and 4x means 4x (within 10 %). Without
 Chromium or Playwright the row says so and is marked skipped.
@@ -50,4 +50,4 @@ def row(n: str, jobs: int, browser: Any = None) -> tuple[str, str, str, str, str
 
 
 if __name__ == "__main__":
-    print(" | ".join(row("9", int(sys.argv[1]) if len(sys.argv) > 1 else 1000)))
+    print(" | ".join(row("10", int(sys.argv[1]) if len(sys.argv) > 1 else 1000)))

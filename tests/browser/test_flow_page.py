@@ -148,12 +148,12 @@ def test_benchmark_row_measures_or_says_why_not(chromium: Any, monkeypatch: Any)
     machine is shared), and skipped with the reason where there is no Chromium."""
     from benchmarks import flowview
 
-    n, workload, measured, target, met = flowview.row("9", 100, chromium)
-    assert n == "9" and "100-job" in workload and target.startswith("<= 300 ms")
+    n, workload, measured, target, met = flowview.row("10", 100, chromium)
+    assert n == "10" and "100-job" in workload and target.startswith("<= 300 ms")
     assert re.fullmatch(r"load \d+ ms \(worst of 3; Python layout \d+ ms, \d+ KiB\); \d+ "
                         r"frames/s; 4x plays at \d\.\d\dx", measured), measured
     assert met in ("yes", "NO")
     monkeypatch.setattr(flowview.lab, "CHROMIUM", "/nonexistent/chromium")
-    assert flowview.row("9", 100)[2:] == (
+    assert flowview.row("10", 100)[2:] == (
         "skipped: chromium not found at /nonexistent/chromium (apt-get install chromium)",
         target, "skipped")
