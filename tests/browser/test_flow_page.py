@@ -157,3 +157,32 @@ def test_benchmark_row_measures_or_says_why_not(chromium: Any, monkeypatch: Any)
     assert flowview.row("10", 100)[2:] == (
         "skipped: chromium not found at /nonexistent/chromium (apt-get install chromium)",
         target, "skipped")
+
+
+def test_live_run_moves_beside_the_simulated_one(bare_page: Any) -> None:
+    """Lesson 6's view: run_live's trace from a real beanstalkd under the simulated run, on one
+    clock: in both, job 3 leaves crashed worker-1 for ready, then worker-2 holds it."""
+    from stalksim import live
+    from stalksim.scenarios import run_scenario
+    from stalksim.widgets.flowview import FlowView
+    from tests.realserver import RealBeanstalkd, require_beanstalkd
+
+    require_beanstalkd()
+    with RealBeanstalkd() as server:
+        tr = live.run_live("crashed-consumer", speed=5, until=10, address=server.address)
+    view = FlowView(run_scenario("crashed-consumer", seed=0, until=10).trace, beside=tr)
+    page = bare_page
+    open_view(page, view.data, view.fork_data, view.summary)
+    where = """([t, panel]) => {
+      const p = document.querySelector('.fv-root').__flow; p.pause(); p.seek(t); p.settle();
+      const g = document.querySelector(`svg[data-panel=${panel}] .fv-token[data-job="3"]`);
+      return g.dataset.place; }"""
+    for panel in ("base", "fork"):
+        assert page.evaluate(where, [3.3, panel]) == "worker:worker-1", panel
+        assert page.evaluate(where, [4.0, panel]) == "ready:orders", panel
+        assert page.evaluate(where, [5.5, panel]) == "worker:worker-2", panel
+    assert page.locator("svg[data-panel=fork] .fv-title").text_content().startswith(
+        "live on a real beanstalkd")
+    assert page.locator(".fv-summary").inner_text().startswith("Above, then below: ")
+    page.locator(".fv-root").screenshot(path=str(ARTIFACTS / "live-beside-simulated-5.5s.png"))
+    assert not page.stalk_page_errors
