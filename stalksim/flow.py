@@ -1,6 +1,7 @@
 """The flow of jobs: a trace as places, token moves and narrated moments; the model FlowView draws.
 
     lay = layout(run_scenario("hung-consumer").trace)      # JSON-ready, for FlowView
+    captions(lay)                                           # what the caption says, when
     f = fork("hung-consumer", seed=0, faults=[{"worker": "worker-2", "kind": "crash", "at": 6}])
     f.summary_line(fork("hung-consumer", seed=0))           # what the crash changed
 

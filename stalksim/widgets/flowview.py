@@ -4,10 +4,13 @@ tubes and workers from a layout sent once (`stalksim.flow.layout`), in time-true
     FlowView(run_scenario("hung-consumer", seed=0))   # a scenario run (forks by click)
     FlowView(trace)                                    # any trace, e.g. from run_live
     view = FlowView(sim); ...; view.refresh()          # a Simulation driven by hand
+    FlowView(simulated, beside=live)                   # two runs on one clock (lesson 6)
 
 Pause, click a worker and choose crash, hang or slow: Python re-runs the scenario with that
 fault (`stalksim.forks.fork`) and the view shows the new run under the old, with a summary line.
 The JavaScript ships in the package (stalksim/widgets/static); nothing is fetched at run time.
+A notebook saved with widget state, or exported by `jupyter nbconvert --to html`, still plays
+(forks need the kernel).
 """
 
 from __future__ import annotations
