@@ -75,6 +75,18 @@ def test_simulation_is_exported_and_loaded_on_first_use():
     assert "matplotlib" in _loaded(code)
 
 
+def test_the_serve_entry_point_imports_only_cheap_modules_before_wire():
+    """What `stalksim serve` runs before it imports stalksim.wire (the lean entry point: the
+    package, `__main__`, cli and its option parsing) loads no other stalksim module and none
+    of the costly standard modules, so a server that binds first could listen at once."""
+    new = _loaded("import stalksim.__main__, stalksim.cli\n"
+                  "stalksim.cli.parse_serve_args(['-p', '1', '-V', '--speed', '2'])") - _loaded("")
+    assert sorted(m for m in new if m.startswith("stalksim")) == [
+        "stalksim", "stalksim.__main__", "stalksim.cli"]
+    assert _prefixed(new, ("typing", "dataclasses", "inspect", "argparse", "asyncio", "json",
+                           "greenstalk", *HEAVY)) == []
+
+
 SERVE_ENTRIES = {  # what `python -m stalksim` and the console script run, in this process
     "python -m stalksim": "import runpy; runpy.run_module('stalksim', run_name='__main__', "
                           "alter_sys=True)",
