@@ -1,8 +1,8 @@
 """Import layering (issue 13): `import stalksim` and `stalksim serve` load only what they use,
 and stalksim's modules import one another without circles.
 
-What a process loads is read from the process itself (`sys.modules`, or `-X importtime` for a
-running server), never guessed from the source. The circles are found in the import graph
+What a process loads is read from the process itself (its `sys.modules`, for a server at its
+exit), never guessed from the source. The circles are found in the import graph
 built from every module's source with `ast`, module-level and function-level imports alike
 (a lazy import still ties two modules together); `if TYPE_CHECKING:` imports never run and
 are left out, and so are edges between a package and its own submodules (Python imports the
