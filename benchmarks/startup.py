@@ -66,23 +66,23 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def time_exit(argv: list[str]) -> float:
-    """Seconds from exec to exit of `argv` (which must succeed)."""
+def time_exit(argv: list[str], cwd: str | None = None) -> float:
+    """Seconds from exec to exit of `argv` (which must succeed), run in `cwd`."""
     t0 = time.perf_counter()
-    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
     elapsed = time.perf_counter() - t0
     if proc.returncode:
         raise RuntimeError(f"{argv} exited {proc.returncode}: {proc.stderr.decode()[-300:]}")
     return elapsed
 
 
-def time_listen(argv: list[str], timeout: float = 10.0) -> float:
-    """Seconds from exec of `argv` + `-l 127.0.0.1 -p PORT` to the port accepting a TCP
-    connection; the server is then stopped by its process id."""
+def time_listen(argv: list[str], timeout: float = 10.0, cwd: str | None = None) -> float:
+    """Seconds from exec of `argv` + `-l 127.0.0.1 -p PORT` (in `cwd`) to the port accepting a
+    TCP connection; the server is then stopped by its process id."""
     for _attempt in range(5):  # a port can be taken between choosing and binding it
         port = _free_port()
         t0 = time.perf_counter()
-        proc = subprocess.Popen([*argv, "-l", HOST, "-p", str(port)],
+        proc = subprocess.Popen([*argv, "-l", HOST, "-p", str(port)], cwd=cwd,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             while proc.poll() is None and time.perf_counter() - t0 < timeout:
