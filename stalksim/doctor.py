@@ -191,9 +191,10 @@ def notebooks(root: Path) -> list[Path]:
     return sorted(root.glob("[0-9]*.ipynb")) + sorted((root / "exercises").glob("[0-9]*.ipynb"))
 
 
-def _exec_cell(source: str, ns: dict[str, Any]) -> None:
+def exec_cell(source: str, ns: dict[str, Any], filename: str = "<cell>") -> None:
+    """Run a code cell's source in `ns`, without its IPython magics and shell lines."""
     code = "\n".join(x for x in source.splitlines() if not x.lstrip().startswith(("%", "!")))
-    exec(compile(ast.parse(code), "<cell>", "exec"), ns)  # noqa: S102 - the lesson's own code
+    exec(compile(ast.parse(code), filename, "exec"), ns)  # noqa: S102 - the lesson's own code
 
 
 def run_in_process(path: Path) -> Failure | None:
@@ -216,7 +217,7 @@ def run_in_process(path: Path) -> Failure | None:
                 if cell.cell_type != "code":
                     continue
                 try:
-                    _exec_cell(cell.source, ns)
+                    exec_cell(cell.source, ns)
                 except (Exception, SystemExit) as e:
                     return Failure(i, type(e).__name__, str(e))
     finally:
@@ -287,7 +288,7 @@ def check_solutions() -> Line:
         ns: dict[str, Any] = {"__name__": "__main__"}
         try:
             with contextlib.redirect_stdout(sink):
-                _exec_cell(ex.exercise(exercise_id).solution, ns)
+                exec_cell(ex.exercise(exercise_id).solution, ns)
                 ok = ex.check(exercise_id, ns.get("answer")).ok
         except Exception as e:
             ok, sink = False, io.StringIO(f"{type(e).__name__}: {e}")
