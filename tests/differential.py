@@ -3,12 +3,21 @@
 A sequence is a list of plain tuples (see `STEP_KINDS`), so a failing one can be pasted back
 into `run_sequence` by hand. The pair of servers is `STALKSIM_DIFF_PAIR` (`sim-real` by default;
 `real-real` checks the runner itself against two real beanstalkd processes).
+
+Timing. The simulator's clock follows the real one: before every step each simulator is
+advanced by the real time since the sequence started, so both servers see the same timeline.
+Every timer in beanstalkd (delay, TTR, DEADLINE_SOON margin, pause, reserve timeout) falls a
+whole number of seconds after some command, so no step runs within `ZONE` seconds of such a
+moment (`clear_zone` sleeps past it); a step never races a timer. Waiting reserves are sent
+as bytes and answered later (`collect`), on both servers, so the runner sees which connection
+got which job, TIMED_OUT and DEADLINE_SOON.
 """
 
 from __future__ import annotations
 
 import os
 import pprint
+import select
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,9 +27,12 @@ import greenstalk
 from tests.backends import Backend, RealBackend, SimBackend
 
 MAX_JOB_SIZE = 64
-WAIT_SECONDS = 1.25  # timers are whole seconds: checks land 0.25 s or more away from them
+WAIT_SECONDS = 1.25
+ZONE = 0.08  # no step this close to a whole second after an earlier command
+POKE_AFTER = 0.04  # idle connections are poked this long after each timer moment
 SETTLE_SECONDS = 0.02
 DESYNC_SETTLE_SECONDS = 0.01
+REPLY_SECONDS = 2.0  # how long a socket may lag behind the simulator's answer
 MAX_WAITS = 3
 MAX_CLOSES = 2
 TUBES = ["default", "t1", "t2"]
@@ -34,7 +46,7 @@ MACHINE_FIELDS = frozenset(
 
 # A job id in a step is an int, or a name resolved while the sequence runs (from the first
 # backend's results, which equal the second's up to the first divergence):
-MINE = "mine"  # the job this connection last got from reserve / reserve_job
+MINE = "mine"  # the job this connection last got from reserve / reserve_job / a wait
 LAST_PUT = "last-put"  # the id the last successful put returned, on any connection
 ID_KINDS = {"reserve_job", "delete", "release", "bury", "touch", "kick_job", "peek", "stats_job"}
 
@@ -43,6 +55,7 @@ STEP_KINDS = {
     # kind: argument names after the connection index
     "put": ("pri", "delay", "ttr", "body"),
     "reserve": (),
+    "reserve_wait": ("timeout",),  # None: reserve; n: reserve-with-timeout n; answered later
     "reserve_job": ("id",),
     "delete": ("id",),
     "release": ("id", "pri", "delay"),
@@ -64,7 +77,7 @@ STEP_KINDS = {
     "watch": ("tube",),
     "ignore": ("tube",),
     "pause_tube": ("tube", "delay"),
-    "close": (),  # close the connection, open a fresh one in its place, then sync
+    "close": (),  # close the connection (also while it waits), open a fresh one, then sync
 }
 
 
@@ -103,6 +116,19 @@ def call(client: Any, step: tuple) -> Any:
     return getattr(client, kind)(*args)
 
 
+def reserve_bytes(timeout: int | None) -> bytes:
+    """The command line greenstalk sends for reserve(timeout)."""
+    return b"reserve\r\n" if timeout is None else b"reserve-with-timeout %d\r\n" % timeout
+
+
+def read_reserved(client: Any) -> greenstalk.Job:
+    """Read the answer to a reserve sent as bytes, with greenstalk's own parsing."""
+    line = client._reader.readline()
+    id_, size = (int(n) for n in greenstalk._parse_response(line, b"RESERVED"))
+    chunk = client._read_chunk(size)
+    return greenstalk.Job(id_, chunk if client.encoding is None else chunk.decode(client.encoding))
+
+
 def normalize(kind: str, value: Any) -> Any:
     """A comparable, printable form of a return value."""
     if hasattr(value, "id") and hasattr(value, "body"):
@@ -118,12 +144,17 @@ def normalize(kind: str, value: Any) -> Any:
     return value
 
 
-def outcome(client: Any, step: tuple) -> tuple:
+def attempt(kind: str, fn: Any, *args: Any) -> tuple:
     """("ok", value) or ("raise", exception class, message)."""
     try:
-        return ("ok", normalize(step[0], call(client, step)))
+        return ("ok", normalize(kind, fn(*args)))
     except Exception as e:  # noqa: BLE001 - every exception is part of the behaviour
         return ("raise", type(e), str(e))
+
+
+def outcome(client: Any, step: tuple) -> tuple:
+    """The outcome of the greenstalk call `step` on `client`."""
+    return attempt(step[0], call, client, step)
 
 
 def same(a: tuple, b: tuple) -> bool:
@@ -135,6 +166,8 @@ def show(o: tuple) -> str:
     """An outcome as text for the report."""
     if o[0] == "ok":
         return f"returned {o[1]!r}"
+    if o[0] == "none":
+        return "no answer yet"
     cls = o[1]
     return f"raised {cls.__module__}.{cls.__qualname__}({o[2]!r})"
 
@@ -146,11 +179,29 @@ class Side:
     backend: Backend
     clients: list[Any] = field(default_factory=list)
 
+    @property
+    def sim(self) -> Any:
+        """The Simulation, or None for a server on a socket."""
+        return self.backend.sim if isinstance(self.backend, SimBackend) else None
+
     def connect(self) -> Any:
         c = self.backend.client()
-        if isinstance(self.backend, RealBackend):
+        if self.sim is None:
             c._sock.settimeout(5.0)  # a desynchronised client must fail, not hang
         return c
+
+    def catch_up(self, elapsed: float) -> None:
+        """Bring a simulator's clock to `elapsed` seconds after the start."""
+        sim = self.sim
+        if sim is not None and elapsed > sim.now:
+            sim.advance(elapsed - sim.now)
+
+    def answered(self, i: int, timeout: float = 0.0) -> bool:
+        """Has client `i`'s waiting reserve an answer to read (within `timeout` s)?"""
+        c = self.clients[i]
+        if self.sim is not None:  # the one place the tests read a simulated session
+            return b"\n" in c._session.out
+        return bool(select.select([c._sock], [], [], timeout)[0])
 
 
 class Divergence(AssertionError):
@@ -173,25 +224,99 @@ class Runner:
             raise
         self.transcript: list[str] = []
         self.desynced: set[int] = set()
+        self.pending: dict[int, str] = {}  # client index: its waiting reserve command
         self.mine: dict[int, int] = {}
         self.last_put = MISSING_ID
-        self.real = any(isinstance(side.backend, RealBackend) for side in self.sides)
-        self.t_sync = time.monotonic()
+        self.real = any(side.sim is None for side in self.sides)
+        self.t0 = time.monotonic()
+        self.marks: list[float] = []  # when commands ran (s after t0): timers hang off them
+        self.waited = 0  # reserves that had to wait for their answer
 
     def shutdown(self) -> None:
         """Close every client and stop the real servers."""
         for side in self.sides:
             side.backend.shutdown()
 
+    # ---- time ----------------------------------------------------------------------------
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t0
+
+    def moments(self, start: float, end: float) -> list[float]:
+        """Whole seconds after a command, in (start, end]: when a timer may fire."""
+        if not self.real:
+            return []
+        found = set()
+        for mark in self.marks:
+            n = max(1, int(start - mark))
+            while mark + n <= end:
+                if mark + n > start:
+                    found.add(mark + n)
+                n += 1
+        return sorted(found)
+
+    def sleep_until(self, t: float) -> None:
+        time.sleep(max(0.0, t - self.elapsed()))
+
+    def pass_moment(self, m: float) -> None:
+        """Sleep past timer moment `m`, poking the idle clients just after it."""
+        if self.elapsed() < m + POKE_AFTER:
+            self.sleep_until(m + POKE_AFTER)
+            self.poke()
+        self.sleep_until(m + ZONE + 0.001)
+
+    def clear_zone(self) -> None:
+        """Sleep past any timer zone we are in, then bring every simulator up to now."""
+        while True:
+            t = self.elapsed()
+            near = self.moments(t - ZONE, t + ZONE)
+            if not near:
+                break
+            for m in near:
+                self.pass_moment(m)
+        self.catch_up()
+
+    def catch_up(self) -> None:
+        t = self.elapsed()
+        for side in self.sides:
+            side.catch_up(t)
+
+    def mark(self) -> None:
+        self.marks.append(self.elapsed())
+
+    def poke(self) -> None:
+        """`using()` on every idle client of both sides: beanstalkd 1.12 can leave a TTR
+        expiry until the holder's next command (see tests/test_real_quirks.py)."""
+        self.catch_up()
+        for i in range(len(self.sides[0].clients)):
+            if i not in self.pending and i not in self.desynced:
+                for side in self.sides:
+                    side.clients[i].using()
+        if self.real:
+            time.sleep(SETTLE_SECONDS)
+
+    def wait(self) -> None:
+        """Let WAIT_SECONDS pass, poking the idle clients just after every timer moment."""
+        start = self.elapsed()
+        end = start + WAIT_SECONDS
+        for m in self.moments(start, end):
+            self.pass_moment(m)
+        self.sleep_until(end)
+        self.transcript[-1] += f" (until {self.elapsed():.3f} s)"
+
+    # ---- steps ---------------------------------------------------------------------------
     def compare(self, label: str, step: tuple) -> tuple[tuple, tuple]:
         """Make the same call on both sides and log it."""
+        self.clear_zone()
+        self.mark()
         a, b = (outcome(side.clients[step[1]], step) for side in self.sides)
         self.transcript.append(f"{label}: {show(a)}" + ("" if same(a, b) else f" | {show(b)}"))
         return a, b
 
     def sync(self) -> tuple | None:
-        """`using()` on every client of both sides, then let the real servers settle."""
+        """`using()` on every idle client of both sides, then let the real servers settle."""
         for i in range(len(self.sides[0].clients)):
+            if i in self.pending:
+                continue
             a, b = self.compare(f"  sync using() on c{i}", ("using", i))
             if not same(a, b):
                 return ("using", i), a, b
@@ -199,22 +324,51 @@ class Runner:
             time.sleep(SETTLE_SECONDS)
         return None
 
-    def wait(self) -> None:
-        """Sleep; advance each simulator by the real time since the last sync point."""
-        time.sleep(WAIT_SECONDS)
-        now = time.monotonic()
-        elapsed, self.t_sync = now - self.t_sync, now
+    def send_reserve(self, i: int, timeout: int | None) -> None:
+        """Send a reserve on client `i` of both sides without reading its answer."""
+        self.clear_zone()
+        self.mark()
+        data = reserve_bytes(timeout)
         for side in self.sides:
-            if isinstance(side.backend, SimBackend):
-                side.backend.sim.advance(elapsed)
-        self.transcript[-1] += f" (real {elapsed:.3f} s)"
+            side.clients[i]._sock.sendall(data)
+        self.pending[i] = data.decode().strip()
+
+    def collect(self) -> tuple | None:
+        """Read every waiting reserve that has its answer; both sides must agree on which."""
+        if not self.pending:
+            return None
+        self.clear_zone()
+        for i in sorted(self.pending):
+            ready = [side.answered(i) for side in self.sides]
+            if any(ready) and not all(ready):  # a socket may lag behind the simulator
+                ready = [r or (s.sim is None and s.answered(i, REPLY_SECONDS))
+                         for r, s in zip(ready, self.sides, strict=True)]
+            what = f"  c{i} {self.pending[i]!r}"
+            if not any(ready):
+                continue
+            if not all(ready):
+                a, b = (attempt("reserve", read_reserved, s.clients[i]) if r else ("none",)
+                        for r, s in zip(ready, self.sides, strict=True))
+                self.transcript.append(f"{what}: {show(a)} | {show(b)}")
+                return ("answer", i, self.pending[i]), a, b
+            del self.pending[i]
+            a, b = (attempt("reserve", read_reserved, s.clients[i]) for s in self.sides)
+            self.transcript.append(f"{what} answered: {show(a)}"
+                                   + ("" if same(a, b) else f" | {show(b)}"))
+            self.remember(("reserve", i), a)
+            if not same(a, b):
+                return ("answer", i), a, b
+        return None
 
     def close(self, i: int) -> None:
         """Close client `i` on both sides and open a fresh one in its place."""
+        self.clear_zone()
+        self.mark()
         for side in self.sides:
             side.backend.close(side.clients[i])
             side.clients[i] = side.connect()
         self.desynced.discard(i)
+        self.pending.pop(i, None)
         self.mine.pop(i, None)
 
     def resolve(self, step: tuple) -> tuple:
@@ -235,16 +389,31 @@ class Runner:
 
     def step(self, step: tuple) -> tuple | None:
         """Run one step; return (step, outcome A, outcome B) at a divergence."""
+        found = self.run_step(step)
+        return found or self.collect()
+
+    def run_step(self, step: tuple) -> tuple | None:
         kind = step[0]
         if kind == "wait":
             self.transcript.append(repr(step))
             self.wait()
-            return self.sync()
+            return self.collect() or self.sync()
         if kind in ("open", "close"):
             self.transcript.append(repr(step))
             if kind == "close":
                 self.close(step[1])
             return self.sync()
+        if step[1] in self.pending or (kind == "reserve_wait" and step[1] in self.desynced):
+            self.transcript.append(f"{step!r}: skipped (c{step[1]} is "
+                                   f"{'waiting' if step[1] in self.pending else 'desynced'})")
+            return None
+        if kind == "reserve_wait":
+            self.send_reserve(step[1], step[2])
+            self.transcript.append(f"{step!r}: sent")
+            found = self.collect()
+            if step[1] in self.pending:
+                self.waited += 1
+            return found
         if kind == "put" and not 0 <= step[2] < 2**32:
             self.desynced.add(step[1])
         resolved = self.resolve(step)
@@ -259,9 +428,22 @@ class Runner:
             return step, a, b
         return None
 
+    def finish(self) -> tuple | None:
+        """Compare `stats` on a fresh client of each side (the others may be waiting)."""
+        self.clear_zone()
+        self.mark()
+        a, b = (attempt("stats", side.connect().stats) for side in self.sides)
+        self.transcript.append(f"final stats on a new client: {show(a)}"
+                               + ("" if same(a, b) else f" | {show(b)}"))
+        return None if same(a, b) else (("stats", "new client"), a, b)
 
-def run_sequence(n_conns: int, steps: list[tuple], names: tuple[str, str] | None = None) -> None:
-    """Run `steps` on a fresh pair of servers; raise Divergence at the first difference."""
+
+def run_sequence(n_conns: int, steps: list[tuple], names: tuple[str, str] | None = None,
+                 seed: int | None = None) -> int:
+    """Run `steps` on a fresh pair of servers; raise Divergence at the first difference.
+
+    Returns how many reserves had to wait for their answer.
+    """
     names = names or pair_from_env()
     if names[0] == names[1]:
         names = (names[0] + "#1", names[1] + "#2")
@@ -269,11 +451,12 @@ def run_sequence(n_conns: int, steps: list[tuple], names: tuple[str, str] | None
     try:
         # ("open",) is the implicit first step: the clients connect, then a sync makes sure
         # the real server has accepted every connection before the first counted command.
-        for index, step in enumerate([("open",), *steps], start=-1):
-            found = runner.step(step)
+        for index, step in enumerate([("open",), *steps, ("finish",)], start=-1):
+            found = runner.finish() if step[0] == "finish" else runner.step(step)
             if found is not None:
                 at, a, b = found
-                raise Divergence(report(n_conns, steps, index, at, a, b, names, runner))
+                raise Divergence(report(n_conns, steps, index, at, a, b, names, runner, seed))
+        return runner.waited
     finally:
         runner.shutdown()
 
@@ -287,11 +470,16 @@ def report(
     b: tuple,
     names: tuple[str, str],
     runner: Runner,
+    seed: int | None = None,
 ) -> str:
     """The message for a divergence: the whole sequence, the transcript, both outcomes."""
+    again = [] if seed is None else [
+        f"  or: STALKSIM_DIFF_SEED={seed} STALKSIM_DIFF_EXAMPLES=1 "
+        "pytest tests/test_differential.py -k 'random and shard0'"]
     return "\n".join(
         [
-            f"{names[0]} and {names[1]} diverge at step {index} {at!r}:",
+            f"{names[0]} and {names[1]} diverge at step {index} {at!r}"
+            + ("" if seed is None else f" (seed {seed})") + ":",
             f"  {names[0]}: {show(a)}",
             f"  {names[1]}: {show(b)}",
             f"transcript ({names[0]} | {names[1]} where different):",
@@ -299,5 +487,6 @@ def report(
             "reproduce with:",
             "  from tests.differential import run_sequence",
             f"  run_sequence({n_conns}, {pprint.pformat(steps, width=96, compact=True)})",
+            *again,
         ]
     )

@@ -1,21 +1,20 @@
 """The differential test at the wire: the same random greenstalk call sequences against a real
-beanstalkd and `stalksim serve` (tests/differential.py's runner, with a "serve" backend).
+beanstalkd and `stalksim serve` (tests/differential.py's runner, with a "serve" backend),
+waiting reserves included, in shards like tests/test_differential.py.
 
 `STALKSIM_WIRE_DIFF_EXAMPLES` sets the number of random sequences (default 40).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from unittest import mock
 
 import pytest
-from hypothesis import HealthCheck, given, settings
 
 from tests import differential
 from tests.backends import Backend, RealBackend
-from tests.test_differential import FIXED, sequences
+from tests.test_differential import FIXED, SHARDS, check_shard
 from tests.wireserver import StalksimServe
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
@@ -48,17 +47,11 @@ def _serve_backend() -> Iterator[None]:
         yield
 
 
-@settings(
-    max_examples=int(os.environ.get("STALKSIM_WIRE_DIFF_EXAMPLES", "40")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                           HealthCheck.function_scoped_fixture],
-)
-@given(sequences)
-def test_random_sequences_match_at_the_wire(case: tuple[int, list[tuple]]) -> None:
-    """Random call sequences give the same results and exceptions on both servers."""
-    n_conns, steps = case
-    differential.run_sequence(n_conns, steps, PAIR)
+@pytest.mark.parametrize("shard", range(SHARDS // 2), ids=lambda s: f"shard{s}")
+def test_random_sequences_match_at_the_wire(shard: int) -> None:
+    """Random call sequences give the same results, exceptions and answers on both servers
+    (half as many shards as the simulator's test: serve costs a process per sequence)."""
+    check_shard(shard, PAIR, "STALKSIM_WIRE_DIFF_EXAMPLES", 40, shards=SHARDS // 2)
 
 
 @pytest.mark.parametrize("name", sorted(FIXED))
