@@ -12,6 +12,7 @@ mapped from the core's error words here and only here.
 from __future__ import annotations
 
 import errno
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
@@ -86,17 +87,46 @@ def _plain(method: str, *args: Any) -> bool:
     return all(ok(v) for ok, v in zip(ARGS[method], args, strict=True))
 
 
-def _stats(yaml: str) -> Any:
+def _id(job: Any) -> Any:
+    return job.id if isinstance(job, greenstalk.Job) else job
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _job_out(client: SimClient, job: Job) -> greenstalk.Job:
+    return client._job(job)
+
+
+def _stats_out(client: SimClient, yaml: str) -> Any:
     # greenstalk's own parser, so numeric strings become ints exactly as they do live
     return greenstalk._parse_stats(yaml.encode())
 
 
-def _list(yaml: str) -> list[str]:
+def _list_out(client: SimClient, yaml: str) -> list[str]:
     return greenstalk._parse_list(yaml.encode())
 
 
-def _id(job: Any) -> Any:
-    return job.id if isinstance(job, greenstalk.Job) else job
+def _command(method: str, core: str | None = None, *, arg: Callable[[Any], Any] | None = None,
+             out: Callable[[SimClient, Any], Any] = lambda _client, value: value) -> Callable:
+    """greenstalk's `method` (same signature and docs) for a command of one argument (or
+    none): it runs the core's `core` (the same name by default) at command level when
+    `arg(value)` passes the rules in ARGS and the session is in sync, else greenstalk's own
+    code over the pipe. `out` turns the core's value into greenstalk's."""
+    base = getattr(greenstalk.Client, method)
+    name = core or method
+    if arg is None:
+        @functools.wraps(base)
+        def run0(self: SimClient) -> Any:
+            return out(self, self._call(name)) if self._ready() else base(self)
+        return run0
+
+    @functools.wraps(base)
+    def run(self: SimClient, value: Any) -> Any:
+        v = arg(value)
+        return out(self, self._call(name, v)) if self._fast(method, v) else base(self, value)
+    return run
 
 
 class _Pipe:
@@ -177,21 +207,18 @@ class SimClient(greenstalk.Client):
         """Run `method` at command level? Its arguments are plain and the session in sync."""
         return _plain(method, *args) and not self._sock.closed and self._session.in_sync()
 
-    def _call(self, method: str, *args: Any) -> Any:
-        """Run a core command on the session; the core's error word becomes greenstalk's."""
-        sim = self._sim
-        try:
-            return self._session.call(method, sim.now_ns(), *args)
-        except Refused as e:
-            raise exception_for(e.word) from None
-        finally:
-            sim._settle()
+    def _ready(self) -> bool:
+        """For commands without arguments: the session is in sync."""
+        return not self._sock.closed and self._session.in_sync()
 
-    def _start_reserve(self, timeout: int | None) -> Job | None:
-        """A command-level reserve: the job now, or None while the session waits."""
+    def _call(self, method: str, *args: Any) -> Any:
+        """Run a core command on the session at command level (then settle); the core's error
+        word becomes greenstalk's exception. "reserve" starts a reserve: None if it waits."""
         sim = self._sim
         try:
-            return self._session.reserve(sim.now_ns(), timeout)
+            if method == "reserve":
+                return self._session.reserve(sim.now_ns(), *args)
+            return self._session.call(method, sim.now_ns(), *args)
         except Refused as e:
             raise exception_for(e.word) from None
         finally:
@@ -229,7 +256,7 @@ class SimClient(greenstalk.Client):
     def reserve(self, timeout: int | None = None) -> greenstalk.Job:
         if not self._fast("reserve", timeout):
             return super().reserve(timeout)
-        job = self._start_reserve(timeout)
+        job = self._call("reserve", timeout)
         if job is not None:
             return self._job(job)
         what = "reserve()" if timeout is None else f"reserve(timeout={timeout})"
@@ -240,17 +267,6 @@ class SimClient(greenstalk.Client):
         if answer is None:  # closed meanwhile (by another process): as greenstalk says it
             raise ConnectionError("Unexpected EOF")
         return self._reply(answer)
-
-    def reserve_job(self, id: int) -> greenstalk.Job:
-        if self._fast("reserve_job", id):
-            return self._job(self._call("reserve_job", id))
-        return super().reserve_job(id)
-
-    def delete(self, job: Any) -> None:
-        if self._fast("delete", _id(job)):
-            self._call("delete", _id(job))
-        else:
-            super().delete(job)
 
     def release(self, job: greenstalk.Job, priority: int = DEFAULT_PRIORITY,
                 delay: int = DEFAULT_DELAY) -> None:
@@ -265,84 +281,30 @@ class SimClient(greenstalk.Client):
         else:
             super().bury(job, priority)
 
-    def touch(self, job: greenstalk.Job) -> None:
-        if self._fast("touch", job.id):
-            self._call("touch", job.id)
-        else:
-            super().touch(job)
-
-    def use(self, tube: str) -> None:
-        if self._fast("use", tube):
-            self._call("use", tube)
-        else:
-            super().use(tube)
-
-    def watch(self, tube: str) -> int:
-        if self._fast("watch", tube):
-            return self._call("watch", tube)
-        return super().watch(tube)
-
-    def ignore(self, tube: str) -> int:
-        if self._fast("ignore", tube):
-            return self._call("ignore", tube)
-        return super().ignore(tube)
-
-    def peek(self, id: int) -> greenstalk.Job:
-        if self._fast("peek", id):
-            return self._job(self._call("peek", id))
-        return super().peek(id)
-
-    def peek_ready(self) -> greenstalk.Job:
-        return self._job(self._call("peek_ready")) if self._ready() else super().peek_ready()
-
-    def peek_delayed(self) -> greenstalk.Job:
-        return self._job(self._call("peek_delayed")) if self._ready() else super().peek_delayed()
-
-    def peek_buried(self) -> greenstalk.Job:
-        return self._job(self._call("peek_buried")) if self._ready() else super().peek_buried()
-
-    def kick(self, bound: int) -> int:
-        if self._fast("kick", bound):
-            return self._call("kick", bound)
-        return super().kick(bound)
-
-    def kick_job(self, job: Any) -> None:
-        if self._fast("kick_job", _id(job)):
-            self._call("kick_job", _id(job))
-        else:
-            super().kick_job(job)
-
     def pause_tube(self, tube: str, delay: int) -> None:
         if self._fast("pause_tube", tube, delay):
             self._call("pause_tube", tube, delay)
         else:
             super().pause_tube(tube, delay)
 
-    def stats_job(self, job: Any) -> greenstalk.StatsJob:
-        if self._fast("stats_job", _id(job)):
-            return _stats(self._call("stats_job", _id(job)))
-        return super().stats_job(job)
-
-    def stats_tube(self, tube: str) -> greenstalk.StatsTube:
-        if self._fast("stats_tube", tube):
-            return _stats(self._call("stats_tube", tube))
-        return super().stats_tube(tube)
-
-    def stats(self) -> greenstalk.Stats:
-        return _stats(self._call("stats")) if self._ready() else super().stats()
-
-    def tubes(self) -> list[str]:
-        return _list(self._call("list_tubes")) if self._ready() else super().tubes()
-
-    def watching(self) -> list[str]:
-        return _list(self._call("list_tubes_watched")) if self._ready() else super().watching()
-
-    def using(self) -> str:
-        return self._call("list_tube_used") if self._ready() else super().using()
-
-    def _ready(self) -> bool:
-        """For commands without arguments: the session is in sync."""
-        return not self._sock.closed and self._session.in_sync()
+    reserve_job = _command("reserve_job", arg=_as_is, out=_job_out)
+    delete = _command("delete", arg=_id)
+    touch = _command("touch", arg=lambda job: job.id)
+    use = _command("use", arg=_as_is, out=lambda _client, _name: None)
+    watch = _command("watch", arg=_as_is)
+    ignore = _command("ignore", arg=_as_is)
+    peek = _command("peek", arg=_as_is, out=_job_out)
+    kick = _command("kick", arg=_as_is)
+    kick_job = _command("kick_job", arg=_id)
+    stats_job = _command("stats_job", arg=_id, out=_stats_out)
+    stats_tube = _command("stats_tube", arg=_as_is, out=_stats_out)
+    peek_ready = _command("peek_ready", out=_job_out)
+    peek_delayed = _command("peek_delayed", out=_job_out)
+    peek_buried = _command("peek_buried", out=_job_out)
+    stats = _command("stats", out=_stats_out)
+    tubes = _command("tubes", "list_tubes", out=_list_out)
+    watching = _command("watching", "list_tubes_watched", out=_list_out)
+    using = _command("using", "list_tube_used")
 
     def close(self) -> None:
         """Close the connection, like a dropped TCP connection: reserved jobs are ready at once."""
@@ -400,7 +362,7 @@ class ProcessClient(SimClient):
         ev = self._sim.env.event()
         self._event = ev
         try:
-            job = self._start_reserve(timeout)
+            job = self._call("reserve", timeout)
         except greenstalk.Error as e:
             self._event = None
             return ev.fail(e)

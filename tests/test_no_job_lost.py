@@ -89,14 +89,12 @@ def check(sim: Simulation, workers: list[Worker]) -> None:
     assert {j for j, s in final.items() if s != "deleted"} == set(live)
     for id, job in live.items():
         assert final[id] == job.state
-    where: Counter[int] = Counter()
-    for t in sim.server.tubes:
-        where.update(e[2].id for e in t.ready if e[2].entry is e)
-        where.update(e[2].id for e in t.delayed if e[2].entry is e)
-        where.update(e[0].id for e in t.buried if e[0].entry is e)
-    for c in sim.server.conns.values():
-        where.update(c.reserved.keys())
-        assert all(job.reserver is c and job.state == RESERVED for job in c.reserved.values())
+    sim.server.check()  # each job in one place matching its state, holders live, counters
+    snap = sim.server.snapshot()
+    where = Counter(j.id for t in snap.tubes.values()
+                    for jobs in (t.ready, t.delayed, t.buried, t.reserved) for j in jobs)
+    for c in snap.conns.values():
+        assert all(j.holder == c.number and j.state == RESERVED for j in c.reserved)
     assert set(where.values()) <= {1} and set(where) == set(live)  # exactly one place each
     counts = Counter(job.state for job in live.values())
     assert sum(t.ready_n for t in sim.server.tubes) == counts[READY]

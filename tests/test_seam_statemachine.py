@@ -4,7 +4,8 @@ Two `sim.client()`s (and simulated workers) mix the fast path and the byte path:
 timed reserves answered by puts, delays, TTRs and closes, or by nothing (WouldWaitForever,
 which withdraws the reserve), closes from a process while a reserve waits, and the job
 commands. After every step: every job is in exactly one state, a reserved job's holder is a
-live connection that lists it, and no client is left waiting or out of sync.
+live connection that lists it, no client is left waiting or out of sync, and the core's own
+`check()` agrees.
 """
 
 from __future__ import annotations
@@ -29,19 +30,16 @@ class Id(int):
 
 
 def containers(core: Any) -> dict[int, list[str]]:
-    """Where each job has a live entry: ready/delayed heaps, buried lists, reserved sets."""
+    """Where each job is listed in the core's snapshot: tubes' states and connections."""
+    snap = core.snapshot()
     where: dict[int, list[str]] = {id: [] for id in core.jobs}
-    for t in core.tubes:
-        for name, entries in ((READY, t.ready), (DELAYED, t.delayed)):
-            for e in entries:
-                if e[2].entry is e:
-                    where[e[2].id].append(name)
-        for e in t.buried:
-            if e[0].entry is e:
-                where[e[0].id].append(BURIED)
-    for c in core.conns.values():
-        for id in c.reserved:
-            where[id].append(RESERVED)
+    for t in snap.tubes.values():
+        for state in (READY, DELAYED, BURIED):
+            for j in getattr(t, state):
+                where[j.id].append(state)
+    for c in snap.conns.values():
+        for j in c.reserved:
+            where[j.id].append(RESERVED)
     return where
 
 
@@ -177,6 +175,10 @@ class Seam(RuleBasedStateMachine):
         assert core.waiting_n == len(waiting)
         for c in waiting:  # only simulated workers may wait, each in every tube it watches
             assert all(c in t.waiting for t in c.watch)
+
+    @invariant()
+    def core_check_agrees(self) -> None:
+        self.sim.server.check()
 
     def teardown(self) -> None:
         for c in self.clients:  # both clients still work, on both paths

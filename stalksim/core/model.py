@@ -9,6 +9,7 @@ the stale entry to be skipped later.
 from __future__ import annotations
 
 from collections import deque
+from heapq import heapify, heappop
 from typing import Any
 
 from stalksim.core.ms import Ms
@@ -123,3 +124,18 @@ class Conn:
 
     def __repr__(self) -> str:
         return f"<Conn {self.name}>"
+
+
+def _compact(heap: list, live: int) -> None:
+    """Drop a lazy heap's stale entries once they outnumber the live ones (jobs deleted or
+    kicked out of the middle would otherwise stay referenced until they reach the top)."""
+    if len(heap) > 64 and len(heap) > 2 * live:
+        heap[:] = [e for e in heap if e[2].entry is e]
+        heapify(heap)
+
+
+def _top(heap: list) -> tuple:
+    """The live top entry of a lazy heap (stale entries are dropped on the way)."""
+    while heap[0][2].entry is not heap[0]:
+        heappop(heap)
+    return heap[0]

@@ -12,8 +12,9 @@ from heapq import heappop
 
 from stalksim.core import stats as S
 from stalksim.core import words as R
-from stalksim.core.model import BURIED, DELAYED, DELETED, READY, RESERVED, Conn, Job
-from stalksim.core.state import SEC, State, _top, name_ok
+from stalksim.core.check import Snapshot, check, snapshot
+from stalksim.core.model import BURIED, DELAYED, DELETED, READY, RESERVED, Conn, Job, _top
+from stalksim.core.state import SEC, State, name_ok
 from stalksim.core.words import Refused
 
 U32 = 0xFFFFFFFF
@@ -365,6 +366,16 @@ class Server(State):
 
     def quit(self, c: Conn, now: int) -> None:
         self.close(c, now)
+
+    # ---- reading the state (not protocol commands) ---------------------------------------
+    def snapshot(self) -> Snapshot:
+        """The whole state as values: tubes' jobs by state in the server's orders, and
+        connections (see `core.check`)."""
+        return snapshot(self)
+
+    def check(self) -> None:
+        """Raise `Inconsistent` if any invariant of the state is broken (see `core.check`)."""
+        check(self)
 
 
 def _buried_head(buried) -> tuple[Job]:

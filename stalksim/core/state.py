@@ -10,11 +10,22 @@ cancel) appends `(conn, answer)` to `outbox`, which drivers drain after every co
 
 from __future__ import annotations
 
-from heapq import heapify, heappop, heappush
+from heapq import heappop, heappush
 from itertools import count
 
 from stalksim.core import words as W
-from stalksim.core.model import BURIED, DELAYED, READY, RESERVED, Answer, Conn, Job, Tube
+from stalksim.core.model import (
+    BURIED,
+    DELAYED,
+    READY,
+    RESERVED,
+    Answer,
+    Conn,
+    Job,
+    Tube,
+    _compact,
+    _top,
+)
 from stalksim.core.ms import Ms
 from stalksim.core.words import Refused
 
@@ -413,17 +424,3 @@ class State:
     def _conn_ready(self, c: Conn) -> bool:
         return any(t.ready_n for t in c.watch)
 
-
-def _compact(heap: list, live: int) -> None:
-    """Drop a lazy heap's stale entries once they outnumber the live ones (jobs deleted or
-    kicked out of the middle would otherwise stay referenced until they reach the top)."""
-    if len(heap) > 64 and len(heap) > 2 * live:
-        heap[:] = [e for e in heap if e[2].entry is e]
-        heapify(heap)
-
-
-def _top(heap: list) -> tuple:
-    """The live top entry of a lazy heap (stale entries are dropped on the way)."""
-    while heap[0][2].entry is not heap[0]:
-        heappop(heap)
-    return heap[0]

@@ -64,31 +64,20 @@ def server_state(sim: Simulation, labels: Mapping[int, str] | None = None,
                  ) -> tuple[dict[str, dict[str, list[str]]], dict[str, list[str]]]:
     """Each tube's jobs by state (labels like "3 p1024") and what each connection holds;
     `labels` names connections by number (else their own name)."""
-    core, now = sim.server, sim.now_ns()
+    snap, now = sim.server.snapshot(), sim.now_ns()
     labels = labels or {}
-    tube_labels = {name: name + (f" (paused, {_secs(t.unpause_at - now)} left)"
-                                 if t.pause else "")
-                   for name, t in core.tube_by_name.items()}
-    tubes: dict[str, dict[str, list[str]]] = {lab: {s: [] for s in STATES}
-                                              for lab in tube_labels.values()}
-    order = {"ready": lambda j: (j.pri, j.id), "delayed": lambda j: (j.deadline, j.id)}
-    for state in STATES:
-        jobs = [j for j in core.jobs.values() if j.state == state]
-        if state == "buried":  # buried jobs come back (kick) in the order they were buried
-            jobs = [e[0] for t in core.tube_by_name.values() for e in t.buried
-                    if e[0].entry is e]
-        for j in sorted(jobs, key=order.get(state, lambda j: j.id)):
-            text = f"{j.id} p{j.pri}"
-            if state == "delayed":
-                text += f" in {_secs(j.deadline - now)}"
-            elif state == "reserved":
-                text += f" ttr {_secs(j.deadline - now)}"
-            tubes[tube_labels[j.tube.name]][state].append(text)
+    tube_labels = {name: name + (f" (paused, {_secs(t.paused_until - now)} left)"
+                                 if t.paused_until is not None else "")
+                   for name, t in snap.tubes.items()}
+    when = {"delayed": " in ", "reserved": " ttr "}
+    tubes = {tube_labels[name]: {  # each state in the server's own order
+        state: [f"{j.id} p{j.pri}" + (f"{when[state]}{_secs(j.deadline - now)}"
+                                      if state in when else "") for j in getattr(t, state)]
+        for state in STATES} for name, t in snap.tubes.items()}
     held = {}
-    for c in core.conns.values():
-        watching = ",".join(t.name for t in c.watch.items)
-        who = f"{labels.get(c.number, c.name)} (use {c.use.name}; watch {watching})"
-        held[who] = [f"{j.id} ttr {_secs(j.deadline - now)}" for j in c.reserved.values()]
+    for c in snap.conns.values():
+        who = f"{labels.get(c.number, c.name)} (use {c.use}; watch {','.join(c.watch)})"
+        held[who] = [f"{j.id} ttr {_secs(j.deadline - now)}" for j in c.reserved]
     return tubes, held
 
 
