@@ -21,7 +21,7 @@ COURSE = ROOT / "course"
 sys.path.insert(0, str(COURSE))
 from make_source import ASSIGNMENTS, POINTS  # noqa: E402
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("nbgrader") is None,
+needs_nbgrader = pytest.mark.skipif(importlib.util.find_spec("nbgrader") is None,
                                 reason="nbgrader is not installed (pip install 'nbgrader>=0.9,"
                                        "<0.10'); the round trip needs it")
 
@@ -52,6 +52,7 @@ def answered(release: Path, right: set[str]) -> nbformat.NotebookNode:
     return nb
 
 
+@needs_nbgrader
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", list(ASSIGNMENTS))
 def test_generate_then_autograde(tmp_path: Path, assignment: str) -> None:
