@@ -143,8 +143,9 @@ class LiveWorker:
             self._alarm(self.t + step.after, step.fault)
         else:  # CLOSE: the process died; beanstalkd sees the hang-up and frees its job
             self.crashed = True
-            self.c._sock.shutdown(socket.SHUT_RDWR)  # also ends a reserve blocked on it
-            self.rec.closed(self.name, self.t)
+            with self.rec.lock:  # recorded before another worker can record the job's reserve
+                self.c._sock.shutdown(socket.SHUT_RDWR)  # also ends a reserve blocked on it
+                self.rec.closed(self.name, self.t)
             raise _Crashed
         return None
 
