@@ -29,6 +29,11 @@ from tests.backends import Backend, RealBackend, SimBackend
 MAX_JOB_SIZE = 64
 WAIT_SECONDS = 1.25
 ZONE = 0.08  # no step this close to a whole second after an earlier command
+GAP = 0.005  # between two commands that may start timers (server ticks can run late)
+# Commands that may start a timer (a delay, a TTR, a pause, a reserve timeout), also by
+# handing a job to a waiting reserve:
+TIMER_KINDS = frozenset({"put", "reserve", "reserve_wait", "reserve_job", "release", "touch",
+                         "pause_tube", "kick", "kick_job", "close"})
 POKE_AFTER = 0.04  # idle connections are poked this long after each timer moment
 SETTLE_SECONDS = 0.02
 DESYNC_SETTLE_SECONDS = 0.01
@@ -172,6 +177,41 @@ def show(o: tuple) -> str:
     return f"raised {cls.__module__}.{cls.__qualname__}({o[2]!r})"
 
 
+def server_socket(ports: tuple[int, int]) -> tuple[str, int] | None:
+    """The server's end of the loopback connection `ports` (client port, server port) in
+    /proc/net/tcp: (TCP state, bytes it has not read yet), or None when it is gone."""
+    client, server = (f":{p:04X}" for p in ports)
+    try:
+        with open("/proc/net/tcp") as f:
+            for line in f:
+                parts = line.split()
+                if parts[1].endswith(server) and parts[2].endswith(client):
+                    return parts[3], int(parts[4].split(":")[1], 16)
+    except OSError:
+        return None
+    return None
+
+
+def wait_for_server(ports: tuple[int, int], done: Any, timeout: float = 2.0) -> None:
+    """Poll the server's end of a connection until `done(state)`: a command sent on one
+    connection is then handled before the next step's command on another (beanstalkd's event
+    loop gives no order between connections)."""
+    if not os.path.exists("/proc/net/tcp"):
+        time.sleep(SETTLE_SECONDS)
+        return
+    end = time.monotonic() + timeout
+    while not done(server_socket(ports)) and time.monotonic() < end:
+        time.sleep(0.0005)
+
+
+def read_all(state: tuple[str, int] | None) -> bool:
+    return state is None or state[1] == 0
+
+
+def closed(state: tuple[str, int] | None) -> bool:
+    return state is None or state[0] not in ("01", "08")  # ESTABLISHED, CLOSE_WAIT
+
+
 @dataclass
 class Side:
     """One backend and its numbered clients."""
@@ -195,6 +235,10 @@ class Side:
         sim = self.sim
         if sim is not None and elapsed > sim.now:
             sim.advance(elapsed - sim.now)
+
+    def ports(self, i: int) -> tuple[int, int]:
+        sock = self.clients[i]._sock
+        return sock.getsockname()[1], sock.getpeername()[1]
 
     def answered(self, i: int, timeout: float = 0.0) -> bool:
         """Has client `i`'s waiting reserve an answer to read (within `timeout` s)?"""
@@ -231,6 +275,7 @@ class Runner:
         self.t0 = time.monotonic()
         self.marks: list[float] = []  # when commands ran (s after t0): timers hang off them
         self.waited = 0  # reserves that had to wait for their answer
+        self.poked = 0.0  # when the idle clients were last poked
 
     def shutdown(self) -> None:
         """Close every client and stop the real servers."""
@@ -258,8 +303,8 @@ class Runner:
         time.sleep(max(0.0, t - self.elapsed()))
 
     def pass_moment(self, m: float) -> None:
-        """Sleep past timer moment `m`, poking the idle clients just after it."""
-        if self.elapsed() < m + POKE_AFTER:
+        """Sleep past timer moment `m`, poking the idle clients once after it."""
+        if self.poked < m + POKE_AFTER / 2:
             self.sleep_until(m + POKE_AFTER)
             self.poke()
         self.sleep_until(m + ZONE + 0.001)
@@ -280,13 +325,20 @@ class Runner:
         for side in self.sides:
             side.catch_up(t)
 
-    def mark(self) -> None:
-        self.marks.append(self.elapsed())
+    def mark(self, kind: str) -> None:
+        """Before a command of `kind`: keep GAP after the last timer command, no step in a
+        timer zone; note the time if the command may start timers."""
+        if self.real and kind in TIMER_KINDS and self.marks:
+            self.sleep_until(self.marks[-1] + GAP)
+        self.clear_zone()
+        if kind in TIMER_KINDS:
+            self.marks.append(self.elapsed())
 
     def poke(self) -> None:
         """`using()` on every idle client of both sides: beanstalkd 1.12 can leave a TTR
         expiry until the holder's next command (see tests/test_real_quirks.py)."""
         self.catch_up()
+        self.poked = self.elapsed()
         for i in range(len(self.sides[0].clients)):
             if i not in self.pending and i not in self.desynced:
                 for side in self.sides:
@@ -306,8 +358,7 @@ class Runner:
     # ---- steps ---------------------------------------------------------------------------
     def compare(self, label: str, step: tuple) -> tuple[tuple, tuple]:
         """Make the same call on both sides and log it."""
-        self.clear_zone()
-        self.mark()
+        self.mark(step[0])
         a, b = (outcome(side.clients[step[1]], step) for side in self.sides)
         self.transcript.append(f"{label}: {show(a)}" + ("" if same(a, b) else f" | {show(b)}"))
         return a, b
@@ -326,11 +377,13 @@ class Runner:
 
     def send_reserve(self, i: int, timeout: int | None) -> None:
         """Send a reserve on client `i` of both sides without reading its answer."""
-        self.clear_zone()
-        self.mark()
+        self.mark("reserve_wait")
         data = reserve_bytes(timeout)
         for side in self.sides:
             side.clients[i]._sock.sendall(data)
+        for side in self.sides:
+            if side.sim is None:
+                wait_for_server(side.ports(i), read_all)
         self.pending[i] = data.decode().strip()
 
     def collect(self) -> tuple | None:
@@ -362,10 +415,12 @@ class Runner:
 
     def close(self, i: int) -> None:
         """Close client `i` on both sides and open a fresh one in its place."""
-        self.clear_zone()
-        self.mark()
+        self.mark("close")
         for side in self.sides:
+            ports = None if side.sim is not None else side.ports(i)
             side.backend.close(side.clients[i])
+            if ports is not None:
+                wait_for_server(ports, closed)
             side.clients[i] = side.connect()
         self.desynced.discard(i)
         self.pending.pop(i, None)
@@ -430,8 +485,7 @@ class Runner:
 
     def finish(self) -> tuple | None:
         """Compare `stats` on a fresh client of each side (the others may be waiting)."""
-        self.clear_zone()
-        self.mark()
+        self.mark("stats")
         a, b = (attempt("stats", side.connect().stats) for side in self.sides)
         self.transcript.append(f"final stats on a new client: {show(a)}"
                                + ("" if same(a, b) else f" | {show(b)}"))
