@@ -151,15 +151,17 @@ class Trace:
     # -- summaries -------------------------------------------------------------------
     def jobs(self) -> list[int]:
         """Ids of every job that appears, ascending."""
-        return sorted({ev[JOB] for ev in self.raw if ev[JOB]})
+        ids = set(map(itemgetter(JOB), self.raw))  # map + itemgetter: C speed on 1M events
+        ids.discard(0)
+        return sorted(ids)
 
     def tubes(self) -> list[str]:
         """Tube names in order of first appearance."""
-        return list(dict.fromkeys(ev[TUBE] for ev in self.raw if ev[TUBE]))
+        return _first_seen(self.raw, TUBE)
 
     def actors(self) -> list[str]:
         """Connection/worker names in order of first appearance ("" for the server left out)."""
-        return list(dict.fromkeys(ev[ACTOR] for ev in self.raw if ev[ACTOR]))
+        return _first_seen(self.raw, ACTOR)
 
     @property
     def end_time(self) -> float:
@@ -231,6 +233,13 @@ class Trace:
         df = pd.DataFrame(self.raw, columns=list(FIELDS))
         df["time"] = df["time"] / NS
         return df
+
+
+def _first_seen(raw: list[RawEvent], field: int) -> list[str]:
+    """The distinct non-empty values of one field, in order of first appearance."""
+    seen = dict.fromkeys(map(itemgetter(field), raw))
+    seen.pop("", None)
+    return list(seen)
 
 
 def _jsonl_line(ev: RawEvent) -> str:
