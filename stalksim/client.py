@@ -84,7 +84,10 @@ ARGS: dict[str, tuple[Callable[[Any], bool], ...]] = {
 
 
 def _plain(method: str, *args: Any) -> bool:
-    return all(ok(v) for ok, v in zip(ARGS[method], args, strict=True))
+    for ok, v in zip(ARGS[method], args, strict=True):  # a loop: runs on every fast call
+        if not ok(v):
+            return False
+    return True
 
 
 def _id(job: Any) -> Any:
@@ -109,7 +112,7 @@ def _list_out(client: SimClient, yaml: str) -> list[str]:
 
 
 def _command(method: str, core: str | None = None, *, arg: Callable[[Any], Any] | None = None,
-             out: Callable[[SimClient, Any], Any] = lambda _client, value: value) -> Callable:
+             out: Callable[[SimClient, Any], Any] | None = None) -> Callable:
     """greenstalk's `method` (same signature and docs) for a command of one argument (or
     none): it runs the core's `core` (the same name by default) at command level when
     `arg(value)` passes the rules in ARGS and the session is in sync, else greenstalk's own
@@ -119,13 +122,17 @@ def _command(method: str, core: str | None = None, *, arg: Callable[[Any], Any] 
     if arg is None:
         @functools.wraps(base)
         def run0(self: SimClient) -> Any:
-            return out(self, self._call(name)) if self._ready() else base(self)
+            if not self._ready():
+                return base(self)
+            return self._call(name) if out is None else out(self, self._call(name))
         return run0
 
     @functools.wraps(base)
     def run(self: SimClient, value: Any) -> Any:
         v = arg(value)
-        return out(self, self._call(name, v)) if self._fast(method, v) else base(self, value)
+        if not self._fast(method, v):
+            return base(self, value)
+        return self._call(name, v) if out is None else out(self, self._call(name, v))
     return run
 
 

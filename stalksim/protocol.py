@@ -122,7 +122,8 @@ class Session:
     # ---- command level (the simulated client's fast path) ----------------------------------
     def call(self, method: str, now: int, *args: Any) -> Any:
         """Run the core's `method` for this connection: its value, or Refused."""
-        self._now = max(self._now, now)
+        if now > self._now:
+            self._now = now
         return getattr(self.server, method)(self.conn, self._now, *args)
 
     def reserve(self, now: int, timeout: int | None) -> Job | None:

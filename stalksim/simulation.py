@@ -137,9 +137,10 @@ class Simulation:
         """After any core call: hand the core's answers to their sessions (a process's
         client resolves its reserve event), then schedule a simpy wake-up for the core's
         next due time, unless one is pending."""
-        for s in self.sessions.settle():
-            if s.owner is not None:
-                s.owner._answered()
+        if self.server.outbox:
+            for s in self.sessions.settle():
+                if s.owner is not None:
+                    s.owner._answered()
         due = self.server._due
         if due >= NEVER or due in self._pending:
             return
