@@ -5,6 +5,10 @@ server to listen soon after exec: issue 14 asks for `stalksim serve` listening w
 `python -c pass`. Every command runs once per round, in turn, so all of them see the same
 machine load; each figure is the median over the rounds.
 
+The commands run as an installed stalksim runs: with bytecode caches. PYTHONDONTWRITEBYTECODE
+is dropped from their environment so the uncounted warm-up round writes `__pycache__`
+(without it, every start compiles stalksim's modules again: ~20 ms more for serve).
+
     python -m benchmarks.startup            # the table, 10 rounds
 """
 
@@ -25,6 +29,8 @@ POLL = 0.0005  # seconds between connection attempts while waiting for a server 
 PASS, IMPORT, SERVE = "python -c pass", "python -c 'import stalksim'", "python -m stalksim serve"
 SCRIPT, BEANSTALKD = "stalksim serve (console script)", "beanstalkd"
 """The names of the commands measured (rows of `measure`)."""
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+"""The commands' environment: bytecode is cached, as it is for an installed package."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,8 @@ def _stop(proc: subprocess.Popen) -> None:
 def time_exit(argv: list[str], cwd: str | None = None) -> float:
     """Seconds from exec to exit of `argv` (which must succeed), run in `cwd`."""
     t0 = time.perf_counter()
-    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
+    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd,
+                          env=ENV)
     elapsed = time.perf_counter() - t0
     if proc.returncode:
         raise RuntimeError(f"{argv} exited {proc.returncode}: {proc.stderr.decode()[-300:]}")
@@ -82,7 +89,7 @@ def time_listen(argv: list[str], timeout: float = 10.0, cwd: str | None = None) 
     for _attempt in range(5):  # a port can be taken between choosing and binding it
         port = _free_port()
         t0 = time.perf_counter()
-        proc = subprocess.Popen([*argv, "-l", HOST, "-p", str(port)], cwd=cwd,
+        proc = subprocess.Popen([*argv, "-l", HOST, "-p", str(port)], cwd=cwd, env=ENV,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             while proc.poll() is None and time.perf_counter() - t0 < timeout:
@@ -111,7 +118,7 @@ def commands(python: str = sys.executable) -> list[tuple[str, list[str], bool]]:
 
 def measure(rounds: int = 10, python: str = sys.executable) -> list[Startup]:
     """Every command of `commands()` once per round (after one warm-up round that is not
-    counted, so bytecode caches are written); medians over `rounds`."""
+    counted, which writes the bytecode caches); medians over `rounds`."""
     cmds = commands(python)
     samples: list[list[float]] = [[] for _ in cmds]
     for r in range(rounds + 1):
