@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from stalksim import _parse as P
-from stalksim.core import U32, U64, Answer, Conn, Job, Refused, Server
+from stalksim.core import U32, U64, Answer, Conn, Inconsistent, Job, Refused, Server
 from stalksim.core import words as R
 
 _COMMAND, _ENDLINE, _BODY, _SKIP, _WAIT, _CLOSED = range(6)
@@ -49,6 +49,16 @@ class Sessions:
     def drop(self, s: Session) -> None:
         """Forget a closed session."""
         self.by_conn.pop(s.conn, None)
+
+    def check(self) -> None:
+        """The core's `check()`, and each session waiting exactly while its connection waits
+        in the core or has an answer in the outbox (the core's `conn.waiting` is the truth)."""
+        self.server.check()
+        answered = {c for c, _ in self.server.outbox}
+        for conn, s in self.by_conn.items():
+            if s.waiting != (conn.waiting or conn in answered):
+                raise Inconsistent(f"{conn.name}: session waiting={s.waiting}, core "
+                                   f"waiting={conn.waiting}")
 
     def settle(self) -> list[Session]:
         """Hand every answer in the core's outbox to its session (which runs its queued input,

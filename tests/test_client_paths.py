@@ -111,3 +111,21 @@ def test_put_works_after_would_wait_forever(path: str) -> None:
     assert c.stats()["current-waiting"] == 0
     assert c.reserve().id == id
     _consistent(sim)
+
+
+@pytest.mark.parametrize("path", sorted(RESERVES))
+def test_closed_while_its_reserve_waits(path: str) -> None:
+    """The client's own connection closes (another process closes it) while its reserve
+    waits: the reserve raises as greenstalk does on EOF, the core forgets the waiter, and a
+    job put later goes to the next reserver."""
+    sim = stalksim.Simulation(max_wait=60)
+    c, p = sim.client(), sim.client()
+    _later(sim, 0.5, c.close)
+    with pytest.raises(ConnectionError):
+        RESERVES[path](c)
+    assert sim.now == 0.5 and c._conn.closed
+    _consistent(sim)
+    id = p.put(b"x")
+    assert p.reserve(timeout=0).id == id
+    with pytest.raises(OSError):
+        c.put(b"y")

@@ -178,7 +178,7 @@ class Seam(RuleBasedStateMachine):
 
     @invariant()
     def core_check_agrees(self) -> None:
-        self.sim.server.check()
+        self.sim.sessions.check()  # the core's check, and every session agrees with its conn
 
     def teardown(self) -> None:
         for c in self.clients:  # both clients still work, on both paths
