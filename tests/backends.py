@@ -1,7 +1,8 @@
 """The two backends every behaviour test runs on: the simulator and a real beanstalkd.
 
-A test gets a backend `b` and uses only `b.client(...)`, `b.wait(seconds)`, `b.now()` and
-`b.raw()`; the same test body then proves the simulator behaves like the real server.
+A test gets a backend `b` and uses only `b.client(...)`, `b.sleep(seconds)`, `b.wait(seconds)`,
+`b.now()` and `b.raw()`; the same test body then proves the simulator behaves like the real
+server.
 """
 
 from __future__ import annotations
@@ -29,12 +30,16 @@ class Backend:
     def _connect(self, **kwargs: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def wait(self, seconds: float) -> None:
-        """Let `seconds` pass, then send a harmless `using()` on every open client.
+    def sleep(self, seconds: float) -> None:
+        """Let `seconds` pass; nothing is sent."""
+        self._sleep(seconds)
 
-        The extra command works around beanstalkd 1.12's late TTR release (a connection can
-        drop out of the timer heap; its next command puts it back). It is sent on both
-        backends so that the command counters stay equal.
+    def wait(self, seconds: float) -> None:
+        """Let `seconds` pass, then poke: a harmless `using()` on every open client.
+
+        Use it where a TTR must have run out on time: beanstalkd 1.12 can leave an expired
+        job reserved until its holder's next command (tests/test_real_quirks.py). The poke is
+        sent on both backends so that the command counters stay equal.
         """
         self._sleep(seconds)
         for c in self.clients:

@@ -360,7 +360,7 @@ def test_closing_the_connection_releases_its_reserved_job(backend):
     consumer = backend.client()
     consumer.reserve(timeout=0)
     backend.close(consumer)
-    backend.wait(0.05)
+    backend.sleep(0.05)
     assert producer.reserve(timeout=0).id == 1
 
 

@@ -128,7 +128,7 @@ def test_pitfall_04_closing_a_connection_releases_without_counting(backend):
     worker = backend.client()
     worker.reserve(timeout=0)
     backend.close(worker)
-    backend.wait(0.05)
+    backend.sleep(0.05)
     st = p.stats_job(1)
     assert (st["state"], st["pri"], st["reserves"], st["timeouts"], st["releases"]) == (
         "ready",
@@ -233,11 +233,11 @@ def test_pitfall_06_touch_restarts_a_full_ttr_from_now(backend):
     c = backend.client()
     c.put("a", ttr=2)
     job = c.reserve(timeout=0)
-    backend.wait(1.2)
+    backend.sleep(1.2)
     assert c.stats_job(job.id)["time-left"] == 0
     c.touch(job)
     assert c.stats_job(job.id)["time-left"] == 1
-    backend.wait(1.2)
+    backend.sleep(1.2)
     assert state(c, job.id) == "reserved"
     backend.wait(1.0)
     st = c.stats_job(job.id)
@@ -255,7 +255,7 @@ def test_pitfall_06_expired_job_is_reservable_by_another_connection(backend):
     e.put("a", ttr=2)
     held = e.reserve()
     f = backend.client()
-    backend.wait(1.6)
+    backend.sleep(1.6)
     raises_after(backend, greenstalk.TimedOutError, f.reserve, timeout=0)
     backend.wait(0.65)
     job = f.reserve(timeout=0)
@@ -277,7 +277,7 @@ def test_pitfall_08_pause_only_blocks_reserve(backend):
     c = backend.client(use="t", watch="t")
     c.pause_tube("t", 100)
     c.put("matures", delay=1)
-    backend.wait(1.25)
+    backend.sleep(1.25)
     assert state(c, 1) == "ready"
     assert c.peek_ready().id == 1
     raises_after(backend, greenstalk.TimedOutError, c.reserve, timeout=0)

@@ -366,7 +366,7 @@ def test_delayed_job_becomes_ready_and_keeps_its_delay_field(backend):
     st = c.stats()
     assert (st["current-jobs-ready"], st["current-jobs-delayed"], st["total-jobs"]) == (0, 1, 1)
     assert c.stats_job(1)["age"] == 0
-    backend.wait(1.25)
+    backend.sleep(1.25)
     st = c.stats()
     assert (st["current-jobs-ready"], st["current-jobs-delayed"]) == (1, 0)
     job = c.stats_job(1)
@@ -396,7 +396,7 @@ def test_connection_counters(backend):
     with pytest.raises(greenstalk.BadFormatError):
         bad.put("z", priority=-1)
     backend.close(bad)  # its stream is out of step now (see the put desync tests)
-    backend.wait(0.05)
+    backend.sleep(0.05)
     waiter = backend.client()
     with pytest.raises(greenstalk.TimedOutError):
         waiter.reserve(timeout=0)
@@ -411,7 +411,7 @@ def test_connection_counters(backend):
     assert watcher.stats()["current-workers"] == 2
     backend.close(waiter)
     backend.close(producer)
-    backend.wait(0.05)
+    backend.sleep(0.05)
     st = watcher.stats()
     assert (st["current-connections"], st["current-producers"], st["current-workers"]) == (
         3,
@@ -437,7 +437,7 @@ def test_time_left_age_and_pause_time_left_count_down_in_whole_seconds(backend):
     c.put("reserved", ttr=3)
     c.reserve_job(2)
     c.pause_tube("default", 3)
-    backend.wait(1.25)
+    backend.sleep(1.25)
     assert [c.stats_job(i)["time-left"] for i in (1, 2)] == [1, 1]
     assert [c.stats_job(i)["age"] for i in (1, 2)] == [1, 1]
     assert c.stats_tube("default")["pause-time-left"] == 1
@@ -465,6 +465,6 @@ def test_using_and_watching_counts_per_tube(backend):
     assert a.stats_tube("default")["current-watching"] == 1
     backend.close(b)
     backend.close(c)
-    backend.wait(0.05)
+    backend.sleep(0.05)
     st = a.stats_tube("t")
     assert (st["current-using"], st["current-watching"]) == (1, 0)

@@ -30,7 +30,7 @@ def test_ttr_one_job_goes_back_to_ready_after_a_second_with_a_timeout_counted(ba
         1,
         0,
     )
-    backend.wait(0.5)
+    backend.sleep(0.5)
     assert state(c, job.id) == "reserved"
     backend.wait(0.75)
     st = c.stats_job(job.id)
@@ -88,7 +88,7 @@ def test_deadline_soon_then_release_makes_the_job_ready(backend):
     c = backend.client()
     c.put("a", ttr=1)
     job = c.reserve(timeout=0)
-    backend.wait(0.2)
+    backend.sleep(0.2)
     assert state(c, job.id) == "reserved"
     raises_after(backend, greenstalk.DeadlineSoonError, c.reserve, timeout=1)
     assert state(c, job.id) == "reserved"
@@ -169,11 +169,11 @@ def test_deadline_soon_comes_before_a_job_that_matures_inside_the_margin(backend
     c.put("held", ttr=2)
     c.reserve(timeout=0)
     t0 = backend.now()
-    backend.wait(0.5)
+    backend.sleep(0.5)
     c.put("later", delay=1)  # matures about 1.5 s after t0
     raises_after(backend, greenstalk.DeadlineSoonError, c.reserve, timeout=5)
     assert 0.8 <= backend.now() - t0 <= 1.3
-    backend.wait(0.75)  # "later" is ready now; "held" still has about 0.2 s to go
+    backend.sleep(0.75)  # "later" is ready now; "held" still has about 0.2 s to go
     assert c.reserve(timeout=0).body == "later"
 
 

@@ -213,7 +213,7 @@ def test_closing_a_connection_frees_several_tubes_with_swap_removal(backend):
     k.watch("g")
     assert k.tubes() == ["default", "a", "b", "c", "d", "e", "f", "g"]
     backend.close(v)
-    backend.wait(0.05)
+    backend.sleep(0.05)
     assert k.tubes() == ["default", "a", "e", "c", "g"]
 
 
@@ -238,7 +238,7 @@ def test_closing_a_connection_frees_the_tubes_only_it_referenced(backend):
     c = backend.client(use="gone", watch=["gone", "also-gone"])
     assert set(observer.tubes()) == {"default", "gone", "also-gone"}
     backend.close(c)
-    backend.wait(0.05)
+    backend.sleep(0.05)
     assert observer.tubes() == ["default"]
 
 
@@ -316,7 +316,7 @@ def test_a_closed_connections_reserved_job_keeps_its_tube_alive(backend):
     c.put("x")
     c.reserve(timeout=0)
     backend.close(c)
-    backend.wait(0.05)
+    backend.sleep(0.05)
     assert "mine" in observer.tubes()
     st = observer.stats_tube("mine")
     assert (st["current-jobs-ready"], st["current-using"], st["current-watching"]) == (1, 0, 0)
