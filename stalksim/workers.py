@@ -5,9 +5,11 @@
     Worker("orders", service=Exponential(0.4), faults=[Crash(at=3.0)]).start(sim)
     sim.run(until=20)
 
-A `Worker` runs the real consumer loop (reserve, work, delete); work takes virtual time drawn
-from a service-time distribution. A `Crash` closes the worker's connection (beanstalkd makes
-its job ready at once); a `Hang` keeps it open (the job comes back only when its TTR expires).
+A `Worker` runs the consumer loop of `stalksim.consumer` (reserve, work, delete; the same loop
+a live run drives on a real beanstalkd) as a simpy process; work takes virtual time drawn from
+a service-time distribution. A `Crash` closes the worker's connection (beanstalkd makes its job
+ready at once); a `Hang` keeps it open (the job comes back only when its TTR expires). The
+faults are defined in `stalksim.consumer` and exported here too.
 
 Randomness: each producer and worker draws from its own `random.Random(f"{sim.seed}/{name}")`.
 Names are unique within a simulation, so adding a worker never changes another actor's draws.
