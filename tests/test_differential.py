@@ -14,7 +14,7 @@ import os
 
 import pytest
 
-from tests.differential import pair_from_env, run_sequence
+from tests.differential import MINE, pair_from_env, run_sequence
 from tests.diffgen import run_seeds, seeds
 
 pytestmark = [pytest.mark.real, pytest.mark.slow]
@@ -106,6 +106,79 @@ FIXED = {
             ("peek", 1, 1),
             ("stats_tube", 1, "default"),
             ("using", 0),
+        ],
+    ),
+    # Four waiters on overlapping tubes, woken by puts: which one gets which job.
+    "waiters-put": (
+        5,
+        [
+            ("watch", 1, "t1"),
+            ("watch", 2, "t1"),
+            ("watch", 2, "t2"),
+            ("watch", 3, "t2"),
+            ("ignore", 3, "default"),
+            ("reserve_wait", 1, None),
+            ("reserve_wait", 2, None),
+            ("reserve_wait", 3, 3),
+            ("reserve_wait", 4, None),
+            ("stats_tube", 0, "t1"),
+            ("stats", 0),
+            ("put", 0, 5, 0, 5, "d1"),
+            ("use", 0, "t2"),
+            ("put", 0, 5, 0, 5, "t2-a"),
+            ("put", 0, 5, 0, 5, "t2-b"),
+            ("use", 0, "t1"),
+            ("put", 0, 5, 0, 5, "t1-a"),
+            ("stats", 0),
+        ],
+    ),
+    # Woken by timers: a delay maturing, a pause ending, a TTR running out (its holder got
+    # DEADLINE_SOON while it waited), and a reserve-with-timeout that gets TIMED_OUT.
+    "waiters-timers": (
+        5,
+        [
+            ("put", 0, 9, 0, 2, "held"),
+            ("reserve", 1),
+            ("reserve_wait", 1, 3),
+            ("reserve_wait", 2, None),
+            ("watch", 3, "t1"),
+            ("ignore", 3, "default"),
+            ("reserve_wait", 3, 3),
+            ("watch", 4, "t2"),
+            ("ignore", 4, "default"),
+            ("pause_tube", 0, "t2", 2),
+            ("use", 0, "t2"),
+            ("put", 0, 9, 0, 4, "paused"),
+            ("reserve_wait", 4, None),
+            ("use", 0, "t1"),
+            ("put", 0, 9, 1, 4, "matures"),
+            ("watch", 0, "t2"),
+            ("ignore", 0, "default"),
+            ("reserve_wait", 0, 1),
+            ("wait",),
+            ("stats", 1),
+            ("wait",),
+            ("stats_job", 1, 1),
+            ("stats", 1),
+        ],
+    ),
+    # A waiting connection closes: it is no longer a waiter; release and kick wake others.
+    "waiters-close-release-kick": (
+        3,
+        [
+            ("reserve_wait", 1, None),
+            ("reserve_wait", 2, None),
+            ("close", 1),
+            ("stats", 0),
+            ("put", 0, 3, 0, 5, "a"),
+            ("put", 0, 3, 0, 5, "b"),
+            ("reserve", 0),
+            ("reserve_wait", 1, 2),
+            ("release", 0, MINE, 3, 0),
+            ("bury", 1, MINE, 3),
+            ("reserve_wait", 0, None),
+            ("kick", 2, 1),
+            ("stats", 2),
         ],
     ),
 }
