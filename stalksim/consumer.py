@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Crash", "Hang", "PoisonJob", "FlakyJob", "Consumer", "Reserve", "Wait", "Command",
-           "Reserves", "Mark", "Alarm", "CLOSE", "Step"]
+           "Reserves", "Mark", "Alarm", "CLOSE", "Step", "Steps"]
 
 
 # ---- faults ------------------------------------------------------------------------------
