@@ -117,8 +117,14 @@ def story(trace: Any) -> list[tuple[str, str, str, float]]:
 def test_faults_while_blocked_in_reserve_tell_the_same_story_live(
         monkeypatch: pytest.MonkeyPatch) -> None:
     require_beanstalkd()
+    builds: list[float] = []
+
+    def build(sim: Any) -> list[Any]:
+        builds.append(sim.now)
+        return _idle_faults(sim)
+
     monkeypatch.setitem(SCENARIOS, "idle-faults", Scenario(
-        "idle-faults", lambda p: ("idle faults", ""), _idle_faults, 8.0))
+        "idle-faults", lambda p: ("idle faults", ""), build, 8.0))
     simulated = story(run_scenario("idle-faults").trace)
     assert [s[:3] for s in simulated if s[2] in ("w", "v")] == [
         ("", "hang", "w"), ("default", "reserve", "w"), ("", "wake", "w"),
@@ -128,7 +134,9 @@ def test_faults_while_blocked_in_reserve_tell_the_same_story_live(
         ("reserve", "x"), ("hang", "x"), ("crash", "x"), ("connection-closed", "x"),
         ("reserve", "y"), ("delete", "y")]
     with RealBeanstalkd() as server:
+        builds.clear()
         trace = live.run_live("idle-faults", speed=2, address=server.address, prefix="t.")
+    assert len(builds) == 1  # run_live builds the scenario once: its simulated run is the plan
     for actor in ("p", "q", "w", "v", "x", "y", ""):  # each one's own story, in order
         live_story = [s for s in story(trace) if s[2] == actor]
         sim_story = [s for s in simulated if s[2] == actor]
