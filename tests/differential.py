@@ -4,38 +4,31 @@ A sequence is a list of plain tuples (see `STEP_KINDS`), so a failing one can be
 into `run_sequence` by hand. The pair of servers is `STALKSIM_DIFF_PAIR` (`sim-real` by default;
 `real-real` checks the runner itself against two real beanstalkd processes).
 
-Timing. The simulator's clock follows the real one: before every step each simulator is
-advanced by the real time since the sequence started, so both servers see the same timeline.
-Every timer in beanstalkd (delay, TTR, DEADLINE_SOON margin, pause, reserve timeout) falls a
-whole number of seconds after some command, so no step runs within `ZONE` seconds of such a
-moment (`clear_zone` sleeps past it); a step never races a timer. Waiting reserves are sent
-as bytes and answered later (`collect`), on both servers, so the runner sees which connection
-got which job, TIMED_OUT and DEADLINE_SOON.
+The simulator's clock follows the real one (tests/diffclock.py: no step races a timer).
+Waiting reserves are sent as bytes and answered later (`collect`), on both servers, so the
+runner sees which connection got which job, TIMED_OUT and DEADLINE_SOON.
 """
 
 from __future__ import annotations
 
 import os
 import pprint
-import select
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import greenstalk
 
 from tests.backends import Backend, RealBackend, SimBackend
+from tests.diffclock import (
+    SETTLE_SECONDS,
+    Clock,
+    Side,
+    closed,
+    read_all,
+    wait_for_server,
+)
 
 MAX_JOB_SIZE = 64
-WAIT_SECONDS = 1.25
-ZONE = 0.08  # no step this close to a whole second after an earlier command
-GAP = 0.005  # between two commands that may start timers (server ticks can run late)
-# Commands that may start a timer (a delay, a TTR, a pause, a reserve timeout), also by
-# handing a job to a waiting reserve:
-TIMER_KINDS = frozenset({"put", "reserve", "reserve_wait", "reserve_job", "release", "touch",
-                         "pause_tube", "kick", "kick_job", "close"})
-POKE_AFTER = 0.04  # idle connections are poked this long after each timer moment
-SETTLE_SECONDS = 0.02
 DESYNC_SETTLE_SECONDS = 0.01
 REPLY_SECONDS = 2.0  # how long a socket may lag behind the simulator's answer
 MAX_WAITS = 3
@@ -177,82 +170,11 @@ def show(o: tuple) -> str:
     return f"raised {cls.__module__}.{cls.__qualname__}({o[2]!r})"
 
 
-def server_socket(ports: tuple[int, int]) -> tuple[str, int] | None:
-    """The server's end of the loopback connection `ports` (client port, server port) in
-    /proc/net/tcp: (TCP state, bytes it has not read yet), or None when it is gone."""
-    client, server = (f":{p:04X}" for p in ports)
-    try:
-        with open("/proc/net/tcp") as f:
-            for line in f:
-                parts = line.split()
-                if parts[1].endswith(server) and parts[2].endswith(client):
-                    return parts[3], int(parts[4].split(":")[1], 16)
-    except OSError:
-        return None
-    return None
-
-
-def wait_for_server(ports: tuple[int, int], done: Any, timeout: float = 2.0) -> None:
-    """Poll the server's end of a connection until `done(state)`: a command sent on one
-    connection is then handled before the next step's command on another (beanstalkd's event
-    loop gives no order between connections)."""
-    if not os.path.exists("/proc/net/tcp"):
-        time.sleep(SETTLE_SECONDS)
-        return
-    end = time.monotonic() + timeout
-    while not done(server_socket(ports)) and time.monotonic() < end:
-        time.sleep(0.0005)
-
-
-def read_all(state: tuple[str, int] | None) -> bool:
-    return state is None or state[1] == 0
-
-
-def closed(state: tuple[str, int] | None) -> bool:
-    return state is None or state[0] not in ("01", "08")  # ESTABLISHED, CLOSE_WAIT
-
-
-@dataclass
-class Side:
-    """One backend and its numbered clients."""
-
-    backend: Backend
-    clients: list[Any] = field(default_factory=list)
-
-    @property
-    def sim(self) -> Any:
-        """The Simulation, or None for a server on a socket."""
-        return self.backend.sim if isinstance(self.backend, SimBackend) else None
-
-    def connect(self) -> Any:
-        c = self.backend.client()
-        if self.sim is None:
-            c._sock.settimeout(5.0)  # a desynchronised client must fail, not hang
-        return c
-
-    def catch_up(self, elapsed: float) -> None:
-        """Bring a simulator's clock to `elapsed` seconds after the start."""
-        sim = self.sim
-        if sim is not None and elapsed > sim.now:
-            sim.advance(elapsed - sim.now)
-
-    def ports(self, i: int) -> tuple[int, int]:
-        sock = self.clients[i]._sock
-        return sock.getsockname()[1], sock.getpeername()[1]
-
-    def answered(self, i: int, timeout: float = 0.0) -> bool:
-        """Has client `i`'s waiting reserve an answer to read (within `timeout` s)?"""
-        c = self.clients[i]
-        if self.sim is not None:  # the one place the tests read a simulated session
-            return b"\n" in c._session.out
-        return bool(select.select([c._sock], [], [], timeout)[0])
-
-
 class Divergence(AssertionError):
     """The two servers answered one call differently."""
 
 
-class Runner:
+class Runner(Clock):
     """Runs steps on two sides in lockstep and keeps a transcript."""
 
     def __init__(self, n_conns: int, names: tuple[str, str]) -> None:
@@ -273,7 +195,8 @@ class Runner:
         self.last_put = MISSING_ID
         self.real = any(side.sim is None for side in self.sides)
         self.t0 = time.monotonic()
-        self.marks: list[float] = []  # when commands ran (s after t0): timers hang off them
+        # spans (s after t0) of the commands that may have started timers:
+        self.marks: list[tuple[float, float]] = []
         self.waited = 0  # reserves that had to wait for their answer
         self.poked = 0.0  # when the idle clients were last poked
 
@@ -282,84 +205,12 @@ class Runner:
         for side in self.sides:
             side.backend.shutdown()
 
-    # ---- time ----------------------------------------------------------------------------
-    def elapsed(self) -> float:
-        return time.monotonic() - self.t0
-
-    def moments(self, start: float, end: float) -> list[float]:
-        """Whole seconds after a command, in (start, end]: when a timer may fire."""
-        if not self.real:
-            return []
-        found = set()
-        for mark in self.marks:
-            n = max(1, int(start - mark))
-            while mark + n <= end:
-                if mark + n > start:
-                    found.add(mark + n)
-                n += 1
-        return sorted(found)
-
-    def sleep_until(self, t: float) -> None:
-        time.sleep(max(0.0, t - self.elapsed()))
-
-    def pass_moment(self, m: float) -> None:
-        """Sleep past timer moment `m`, poking the idle clients once after it."""
-        if self.poked < m + POKE_AFTER / 2:
-            self.sleep_until(m + POKE_AFTER)
-            self.poke()
-        self.sleep_until(m + ZONE + 0.001)
-
-    def clear_zone(self) -> None:
-        """Sleep past any timer zone we are in, then bring every simulator up to now."""
-        while True:
-            t = self.elapsed()
-            near = self.moments(t - ZONE, t + ZONE)
-            if not near:
-                break
-            for m in near:
-                self.pass_moment(m)
-        self.catch_up()
-
-    def catch_up(self) -> None:
-        t = self.elapsed()
-        for side in self.sides:
-            side.catch_up(t)
-
-    def mark(self, kind: str) -> None:
-        """Before a command of `kind`: keep GAP after the last timer command, no step in a
-        timer zone; note the time if the command may start timers."""
-        if self.real and kind in TIMER_KINDS and self.marks:
-            self.sleep_until(self.marks[-1] + GAP)
-        self.clear_zone()
-        if kind in TIMER_KINDS:
-            self.marks.append(self.elapsed())
-
-    def poke(self) -> None:
-        """`using()` on every idle client of both sides: beanstalkd 1.12 can leave a TTR
-        expiry until the holder's next command (see tests/test_real_quirks.py)."""
-        self.catch_up()
-        self.poked = self.elapsed()
-        for i in range(len(self.sides[0].clients)):
-            if i not in self.pending and i not in self.desynced:
-                for side in self.sides:
-                    side.clients[i].using()
-        if self.real:
-            time.sleep(SETTLE_SECONDS)
-
-    def wait(self) -> None:
-        """Let WAIT_SECONDS pass, poking the idle clients just after every timer moment."""
-        start = self.elapsed()
-        end = start + WAIT_SECONDS
-        for m in self.moments(start, end):
-            self.pass_moment(m)
-        self.sleep_until(end)
-        self.transcript[-1] += f" (until {self.elapsed():.3f} s)"
-
     # ---- steps ---------------------------------------------------------------------------
     def compare(self, label: str, step: tuple) -> tuple[tuple, tuple]:
         """Make the same call on both sides and log it."""
-        self.mark(step[0])
+        start = self.before(step[0])
         a, b = (outcome(side.clients[step[1]], step) for side in self.sides)
+        self.after(step[0], start)
         self.transcript.append(f"{label}: {show(a)}" + ("" if same(a, b) else f" | {show(b)}"))
         return a, b
 
@@ -377,13 +228,14 @@ class Runner:
 
     def send_reserve(self, i: int, timeout: int | None) -> None:
         """Send a reserve on client `i` of both sides without reading its answer."""
-        self.mark("reserve_wait")
+        start = self.before("reserve_wait")
         data = reserve_bytes(timeout)
         for side in self.sides:
             side.clients[i]._sock.sendall(data)
         for side in self.sides:
             if side.sim is None:
                 wait_for_server(side.ports(i), read_all)
+        self.after("reserve_wait", start)
         self.pending[i] = data.decode().strip()
 
     def collect(self) -> tuple | None:
@@ -415,12 +267,14 @@ class Runner:
 
     def close(self, i: int) -> None:
         """Close client `i` on both sides and open a fresh one in its place."""
-        self.mark("close")
+        start = self.before("close")
         for side in self.sides:
             ports = None if side.sim is not None else side.ports(i)
             side.backend.close(side.clients[i])
             if ports is not None:
                 wait_for_server(ports, closed)
+        self.after("close", start)
+        for side in self.sides:
             side.clients[i] = side.connect()
         self.desynced.discard(i)
         self.pending.pop(i, None)
@@ -485,7 +339,7 @@ class Runner:
 
     def finish(self) -> tuple | None:
         """Compare `stats` on a fresh client of each side (the others may be waiting)."""
-        self.mark("stats")
+        self.before("stats")
         a, b = (attempt("stats", side.connect().stats) for side in self.sides)
         self.transcript.append(f"final stats on a new client: {show(a)}"
                                + ("" if same(a, b) else f" | {show(b)}"))

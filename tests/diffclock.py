@@ -1,0 +1,191 @@
+"""The differential runner's clock and sides: the simulator's clock follows the real one.
+
+Before every step each simulator is advanced by the real time since the sequence started, so
+both servers see the same timeline. Every timer in beanstalkd (delay, TTR, DEADLINE_SOON
+margin, pause, reserve timeout) falls a whole number of seconds after a command that may start
+timers (`TIMER_KINDS`), so no step runs within `ZONE` of such a moment (`Clock.clear_zone`),
+two such commands are `GAP` apart (a late server tick then never sees two timers at once),
+and the idle clients are poked just after each moment (beanstalkd 1.12's late TTR release).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.backends import Backend, SimBackend
+
+WAIT_SECONDS = 1.25
+ZONE = 0.08  # no step this close to a whole second after an earlier command
+GAP = 0.005  # between two commands that may start timers (server ticks can run late)
+# Commands that may start a timer (a delay, a TTR, a pause, a reserve timeout), also by
+# handing a job to a waiting reserve:
+TIMER_KINDS = frozenset({"put", "reserve", "reserve_wait", "reserve_job", "release", "touch",
+                         "pause_tube", "kick", "kick_job", "close"})
+POKE_AFTER = 0.001  # idle connections are poked this long after each timer moment
+SETTLE_SECONDS = 0.02
+
+
+def server_socket(ports: tuple[int, int]) -> tuple[str, int] | None:
+    """The server's end of the loopback connection `ports` (client port, server port) in
+    /proc/net/tcp: (TCP state, bytes it has not read yet), or None when it is gone."""
+    client, server = (f":{p:04X}" for p in ports)
+    try:
+        with open("/proc/net/tcp") as f:
+            for line in f:
+                parts = line.split()
+                if parts[1].endswith(server) and parts[2].endswith(client):
+                    return parts[3], int(parts[4].split(":")[1], 16)
+    except OSError:
+        return None
+    return None
+
+
+def wait_for_server(ports: tuple[int, int], done: Any, timeout: float = 2.0) -> None:
+    """Poll the server's end of a connection until `done(state)`: a command sent on one
+    connection is then handled before the next step's command on another (beanstalkd's event
+    loop gives no order between connections)."""
+    if not os.path.exists("/proc/net/tcp"):
+        time.sleep(SETTLE_SECONDS)
+        return
+    end = time.monotonic() + timeout
+    while not done(server_socket(ports)) and time.monotonic() < end:
+        time.sleep(0.0005)
+
+
+def read_all(state: tuple[str, int] | None) -> bool:
+    return state is None or state[1] == 0
+
+
+def closed(state: tuple[str, int] | None) -> bool:
+    return state is None or state[0] not in ("01", "08")  # ESTABLISHED, CLOSE_WAIT
+
+
+@dataclass
+class Side:
+    """One backend and its numbered clients."""
+
+    backend: Backend
+    clients: list[Any] = field(default_factory=list)
+
+    @property
+    def sim(self) -> Any:
+        """The Simulation, or None for a server on a socket."""
+        return self.backend.sim if isinstance(self.backend, SimBackend) else None
+
+    def connect(self) -> Any:
+        c = self.backend.client()
+        if self.sim is None:
+            c._sock.settimeout(5.0)  # a desynchronised client must fail, not hang
+        return c
+
+    def catch_up(self, elapsed: float) -> None:
+        """Bring a simulator's clock to `elapsed` seconds after the start."""
+        sim = self.sim
+        if sim is not None and elapsed > sim.now:
+            sim.advance(elapsed - sim.now)
+
+    def ports(self, i: int) -> tuple[int, int]:
+        sock = self.clients[i]._sock
+        return sock.getsockname()[1], sock.getpeername()[1]
+
+    def answered(self, i: int, timeout: float = 0.0) -> bool:
+        """Has client `i`'s waiting reserve an answer to read (within `timeout` s)?"""
+        c = self.clients[i]
+        if self.sim is not None:  # the one place the tests read a simulated session
+            return b"\n" in c._session.out
+        return bool(select.select([c._sock], [], [], timeout)[0])
+
+
+class Clock:
+    """Timing for a Runner: its `sides`, `pending` waits, `marks`, `t0` and `transcript`."""
+
+    sides: list[Side]
+    pending: dict[int, str]
+    marks: list[tuple[float, float]]
+    transcript: list[str]
+    t0: float
+    real: bool
+    poked: float
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t0
+
+    def moments(self, lo: float, hi: float) -> list[tuple[float, float]]:
+        """When a timer may fire in [lo, hi]: whole seconds after a command's span."""
+        if not self.real:
+            return []
+        found = set()
+        for start, end in self.marks:
+            n = max(1, int(lo - end))
+            while start + n <= hi:
+                if end + n >= lo:
+                    found.add((start + n, end + n))
+                n += 1
+        return sorted(found)
+
+    def sleep_until(self, t: float) -> None:
+        time.sleep(max(0.0, t - self.elapsed()))
+
+    def pass_moment(self, moment: tuple[float, float]) -> None:
+        """Poke the idle clients once, just after a timer moment."""
+        end = moment[1]
+        if self.poked < end + POKE_AFTER / 2:
+            self.sleep_until(end + POKE_AFTER)
+            self.poke()
+
+    def clear_zone(self) -> None:
+        """Sleep past any timer zone we are in (poking after each moment in it), then bring
+        every simulator up to now."""
+        for _ in range(100):  # bounded: zones that leave no room must not hang the test
+            t = self.elapsed()
+            near = self.moments(t - ZONE, t + ZONE)
+            if not near:
+                break
+            for moment in near:
+                self.pass_moment(moment)
+            self.sleep_until(max(m[1] for m in near) + ZONE + 0.001)
+        self.catch_up()
+
+    def catch_up(self) -> None:
+        t = self.elapsed()
+        for side in self.sides:
+            side.catch_up(t)
+
+    def before(self, kind: str) -> float:
+        """Before a command of `kind`: GAP after the last command that may start timers, and
+        out of every timer zone. Returns the time the command starts."""
+        if self.real and kind in TIMER_KINDS and self.marks:
+            self.sleep_until(self.marks[-1][1] + GAP)
+        self.clear_zone()
+        return self.elapsed()
+
+    def after(self, kind: str, start: float) -> None:
+        """Note the span of a command that may start timers (they hang off it)."""
+        if kind in TIMER_KINDS:
+            self.marks.append((start, self.elapsed()))
+
+    def poke(self) -> None:
+        """`using()` on every idle client, real servers first: beanstalkd 1.12 can leave a
+        TTR expiry until the holder's next command (see tests/test_real_quirks.py)."""
+        self.catch_up()
+        self.poked = self.elapsed()
+        idle = [i for i in range(len(self.sides[0].clients)) if i not in self.pending]
+        for side in sorted(self.sides, key=lambda side: side.sim is not None):
+            for i in idle:
+                try:
+                    side.clients[i].using()
+                except Exception:  # noqa: BLE001 - a desynchronised client reads old replies
+                    pass
+
+    def wait(self) -> None:
+        """Let WAIT_SECONDS pass, poking the idle clients just after every timer moment."""
+        start = self.elapsed()
+        end = start + WAIT_SECONDS
+        for m in self.moments(start, end):
+            self.pass_moment(m)
+        self.sleep_until(end)
+        self.transcript[-1] += f" (until {self.elapsed():.3f} s)"
