@@ -82,6 +82,8 @@ class Recorder:
         with self.lock:
             job, t = self.jobs.get(live_id), self.now()
             if job is not None:  # not one of this run's jobs: ignore
+                if job.state == "reserved":  # the server took it back: the TTR ran out, by
+                    job.deadline = min(job.deadline, t)  # our clock a little late at worst
                 self._catch_up(job, t)
                 self._to(job, t, "reserved", "reserve", actor)
 
