@@ -16,7 +16,7 @@ import statistics
 import sys
 import time
 
-from benchmarks import mmc, startup, wireload, workloads
+from benchmarks import flowview, mmc, startup, wireload, workloads
 
 FULL = {"until": 1000.0, "million": 1_000_000, "memory": 1_000_000,
         "growth": (10_000, 100_000, 1_000_000), "cycles": 20_000, "timeline_jobs": 1000,
@@ -144,6 +144,9 @@ def run(size: dict) -> tuple[list[tuple[str, str, str, str, str]], list[str]]:
         f"{ms[startup.SERVE]:.0f} ms vs {ms[startup.PASS]:.0f} ms = {serve:.2f}x; "
         f"`import stalksim` {ms[startup.IMPORT]:.0f} ms{real}", "<= 2x", serve <= 2)
     notes += startup.lines(starts)
+
+    _progress("workload 10: FlowView in headless Chromium")
+    rows.append(flowview.row("10", size["timeline_jobs"]))
     return rows, notes
 
 

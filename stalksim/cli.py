@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     sub.add_parser("serve", help="serve the beanstalkd protocol over TCP (stalksim.wire)",
                    add_help=False)
+    sub.add_parser("doctor", help="the day-before check of a classroom machine", add_help=False)
+    sub.add_parser("handouts", help="life-cycle diagram and answer key (PDF/PNG) into OUT/",
+                   add_help=False)
     return p
 
 
@@ -63,6 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["serve"]:
         return _serve(args[1:])
+    if args[:1] == ["doctor"]:
+        from stalksim.doctor import main as doctor
+        return doctor(args[1:])
+    if args[:1] == ["handouts"]:
+        from stalksim.handouts import main as handouts
+        return handouts(args[1:])
     try:
         ns = _parser().parse_args(args)
         if ns.command == "list":

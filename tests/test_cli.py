@@ -139,3 +139,14 @@ def test_python_dash_m(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "stalksim", "list"], cwd=root,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "hung-consumer" in proc.stdout
+
+
+@pytest.mark.parametrize("command", ["doctor", "handouts"])
+def test_classroom_tools_dispatch(monkeypatch, command):
+    import types
+
+    seen: list[list[str]] = []
+    fake = types.ModuleType(f"stalksim.{command}")
+    fake.main = lambda argv: seen.append(argv) or 3  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, f"stalksim.{command}", fake)
+    assert cli.main([command, "--quick"]) == 3 and seen == [["--quick"]]
