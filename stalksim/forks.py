@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from stalksim import metrics
 from stalksim.flow import FAULT_KINDS, JobBook, layout
 from stalksim.stories import secs
-from stalksim.trace import NS, Trace
+from stalksim.trace import Trace
 
 if TYPE_CHECKING:
     from stalksim.scenarios import Result
@@ -118,7 +118,7 @@ class Fork:
 
 def _outcome(trace: Trace) -> dict[str, Any]:
     s = metrics.summary(trace)
-    deletes = [ev[0] / NS for ev in trace.raw if ev[5] == "delete"]
+    deletes = [r.time for r in trace if r.cause == "delete"]
     return {**s, "finish": max(deletes) if deletes else None}
 
 

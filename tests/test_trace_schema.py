@@ -15,7 +15,8 @@ from stalksim.scenarios import SCENARIOS, run_scenario
 from tests.test_trace import crash_story, hang_story, mixed_story, synthetic
 
 ROOT = Path(__file__).resolve().parent.parent
-READERS = ("trace.py", "views.py", "metrics.py", "_jobview.py", "_viewutil.py")
+READERS = ("trace.py", "views.py", "metrics.py", "_jobview.py", "_viewutil.py", "forks.py",
+           "flow.py", "live/recorder.py", "live/replay.py", "widgets/timecontrol.py")
 
 
 def test_the_fields_are_declared_once_in_one_order():

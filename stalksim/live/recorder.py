@@ -12,9 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
-from stalksim.trace import NS, RawEvent, Trace
+from stalksim.trace import NS, TIME, RawEvent, Trace
 
 
 @dataclass
@@ -153,6 +154,6 @@ class Recorder:
             for job in self.jobs.values():
                 self._catch_up(job, until)
             self.open = False
-            raw = sorted((ev for ev in self.raw if ev[0] <= round(until * NS)),
-                         key=lambda ev: ev[0])
+            end = round(until * NS)
+            raw = sorted((ev for ev in self.raw if ev[TIME] <= end), key=itemgetter(TIME))
             return Trace(raw, self.meta)

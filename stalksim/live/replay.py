@@ -70,8 +70,8 @@ def operator_actions(trace: Trace, actors: set[str]) -> list[tuple[float, str, s
         if cause == "kick":
             kicks[t, tube] = kicks.get((t, tube), 0) + 1
         elif cause == "pause" and not job:
-            end = next((e[0] for e in trace.raw if e[0] >= t and e[2] == tube
-                        and e[5] == "pause-ended"), None)
+            end = next((at for at, _j, on, _s, _d, why, _a in trace.raw
+                        if at >= t and on == tube and why == "pause-ended"), None)
             pauses.append((t / NS, "pause", tube, ((end or t) - t) / NS))
     return sorted([(t / NS, "kick", tube, n) for (t, tube), n in kicks.items()] + pauses)
 

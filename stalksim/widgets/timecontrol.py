@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from stalksim import _viewutil as vu
 from stalksim import views
 from stalksim._jobview import EVENT_LABEL
-from stalksim.trace import NS, RawEvent, Trace, TraceIndex, as_trace
+from stalksim.trace import RawEvent, Trace, TraceIndex, as_trace
 from stalksim.widgets._render import FigureImage, state_tables
 
 MAX_EVENT_FRAMES = 400
@@ -47,7 +47,7 @@ def frame_times(trace: Traces, frames: int | str = "auto") -> list[float]:
     """The moments the step buttons go through: every event time (when there are few), or
     `frames` evenly spaced times from 0 to the end of the run (`views.view_end`)."""
     traces = as_traces(trace)
-    event_times = sorted({ev[0] / NS for tr in traces for ev in tr.raw})
+    event_times = sorted({r.time for tr in traces for r in tr})
     end = max(views.view_end(tr) for tr in traces)
     if frames == "events" or (frames == "auto" and len(event_times) <= MAX_EVENT_FRAMES):
         return sorted({0.0, *event_times, end})
@@ -120,7 +120,7 @@ class TimeControl(widgets.VBox):
             len(self.traces)))(*self.traces)
         self.now = _Now(fig)
         self.cursors = self.now.cursors
-        self.holders_of = [sorted({ev[6] for ev in tr.raw if ev[4] == "reserved"},
+        self.holders_of = [sorted({r.actor for r in tr if r.dst == "reserved"},
                                   key=vu.natural_key) for tr in self.traces]
         self.holders = self.holders_of[0]
         self.figure = FigureImage(fig, animated=self.now.artists())
