@@ -255,16 +255,18 @@ class Connection(asyncio.Protocol):
 def _malloc_trim() -> Callable[[int], int] | None:
     """glibc's `malloc_trim`, or None under another C library (which has none to call)."""
     try:
-        return ctypes.CDLL(None).malloc_trim
+        trim = ctypes.CDLL(None).malloc_trim
     except (AttributeError, OSError, TypeError):
         return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
 
 
 _MALLOC_TRIM = _malloc_trim()
 
 
-def release_memory() -> bool:
-    """Give the free pages of malloc's heap back to the system; False if there is no way to.
+def release_memory() -> None:
+    """Give the free pages of malloc's heap back to the system (glibc only; elsewhere a no-op).
 
     Why: a connection's buffers (256 KiB reads, up to OUT_LIMIT of replies, the transport's
     write buffer) are bigger than glibc's mmap threshold, but glibc raises that threshold to
@@ -273,10 +275,8 @@ def release_memory() -> bool:
     reset, malloc had 4 MiB in use and up to 28 MiB free, all of it resident. A fixed
     threshold (mallopt) avoids this but costs an mmap/munmap per read (the server used 35-55%
     more CPU under load); a trim after closes costs a few ms for tens of MiB, once."""
-    if _MALLOC_TRIM is None:
-        return False
-    _MALLOC_TRIM(0)
-    return True
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def host_info() -> dict[str, object]:
