@@ -22,6 +22,7 @@ import simpy
 from stalksim.client import ProcessClient, RawSimConnection, SimClient
 from stalksim.core import MAX_TIME, SEC, Server
 from stalksim.core.state import NEVER
+from stalksim.durable import MemoryJournal, restore
 from stalksim.protocol import Sessions
 
 #: beanstalkd's cap on -z (1 GiB).
@@ -31,6 +32,8 @@ MAX_JOB_SIZE_LIMIT = 1073741824
 DEFAULT_MAX_WAIT = 7 * 24 * 3600.0
 #: ... or after this many simulated events.
 DEFAULT_MAX_EVENTS = 2_000_000
+#: The largest `lost_ms` a restart takes: the simulator keeps each job's writes this long.
+LOST_MS_MAX = 60_000.0
 #: The latest virtual time in seconds (2**62 ns, about 146 years; see `core.MAX_TIME`).
 MAX_SECONDS = MAX_TIME / SEC
 
@@ -96,6 +99,9 @@ class Simulation:
         self._last_t = 0.0
         self._last_ns = 0
         self.sessions = Sessions(self.server)  # every client's session, by connection
+        self.restarts = 0
+        self._journal = MemoryJournal(round(LOST_MS_MAX * 1_000_000))
+        self.server.journal = self._journal
 
     # ---- time ----------------------------------------------------------------------------
     @property
@@ -196,8 +202,73 @@ class Simulation:
         return ProcessClient(self, name=name, encoding=encoding, use=use, watch=watch)
 
     def process(self, generator: Generator) -> simpy.Process:
-        """Start a simpy process (a producer, a worker...) in this simulation."""
-        return self.env.process(generator)
+        """Start a simpy process (a producer, a worker...) in this simulation.
+
+        A process that lets a ConnectionError escape after a `restart()` ends there, as a
+        program without a reconnect loop dies when its server goes away; the simulation
+        goes on (any other exception still stops it)."""
+        return self.env.process(self._guarded(generator))
+
+    def _guarded(self, generator: Generator) -> Generator:
+        try:
+            return (yield from generator)
+        except ConnectionError:
+            if not self.restarts:
+                raise
+            return None
+
+    # ---- a server crash and restart ------------------------------------------------------
+    def restart(self, binlog: bool = False, lost_ms: float = 0.0) -> None:
+        """The server crashes and starts again at once, in virtual time (see docs/restart.md).
+
+        Every connection drops: a client's next command raises ConnectionError ("Unexpected
+        EOF", as greenstalk says on a closed socket), a reserve a process waits in fails with
+        it. The new server starts empty (counters, tubes, connections), or with `binlog`
+        holds the jobs a `beanstalkd -b` binlog restores: ready, delayed (what is left),
+        buried; a reserved job is ready. `lost_ms` > 0 models `-f lost_ms`: every write of
+        the last `lost_ms` ms is lost (a put in it: the job is gone; a delete: the job is
+        back as its previous write left it; a bury, kick or delayed release: undone). The
+        trace gets a `restart` server event, then each job's `restored` or `lost`.
+        """
+        lost_ns = round(_seconds("restart(lost_ms=...)", lost_ms) * 1_000_000)
+        now = self.now_ns()
+        old = self.server
+        old.advance(now)
+        self._settle()
+        images, next_id = self._journal.survivors(now, lost_ns) if binlog else ([], 1)
+        before = {j.id: j.state for j in old.jobs.values()}
+        for s in list(self.sessions.by_conn.values()):
+            self._drop(s)
+        old.journal = old.trace = None
+        server = Server(max_job_size=old.max_job_size, trace=self._events, now=now)
+        server.info.update(old.info, id=f"{self.rng.getrandbits(64):016x}",
+                           pid=int(old.info["pid"]) + 1)  # type: ignore[call-overload]
+        server.conn_base = old.conn_base + old.total_connections  # names stay unique
+        server.emit(0, "", "", "", "restart", "")
+        back = {j.id for j in images}
+        for id, state in before.items():
+            if id not in back:
+                server.emit(id, old.jobs[id].tube.name, state, "deleted", "lost", "")
+        restore(server, images, src={j.id: before.get(j.id, "deleted") for j in images})
+        server.next_id = max(server.next_id, next_id)
+        self._journal = MemoryJournal(self._journal.window_ns)
+        self._journal.seed(images)
+        server.journal = self._journal
+        self.server = server
+        self.sessions = Sessions(server)
+        self.restarts += 1
+        self._settle()
+
+    def _drop(self, s: Any) -> None:
+        """A crashed server's connection: closed under the client (no job moves: the server
+        is gone), a waiting process reserve fails with ConnectionError."""
+        s._shut()
+        s.conn.closed = True  # the old core must not move its jobs on a later close()
+        owner = s.owner
+        ev = getattr(owner, "_event", None)
+        if ev is not None:
+            owner._event = None
+            ev.fail(ConnectionError("Unexpected EOF"))
 
     def timeout(self, seconds: float, value: Any = None) -> simpy.Timeout:
         """A simpy event that fires after `seconds` of virtual time."""

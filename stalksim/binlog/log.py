@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from stalksim.binlog import format as fmt
 from stalksim.binlog.format import Jobrec
@@ -304,13 +304,7 @@ def replay(log: Log, order: dict[int, None], now_ns: int, warnings: list[str]) -
         body = lj.body[:lj.rec.body_size]  # a record's smaller size cuts what is served
         image = JobImage.from_record(lj.rec, lj.tube.decode("latin-1"), body,
                                      lj.file.seq if lj.file else 0)
-        if lj.rec.state == fmt.BURIED:
-            image = replace(image, buries=image.buries + 1)
-        elif lj.rec.state == fmt.DELAYED and now_ns >= lj.rec.deadline_at:
-            image = replace(image, state="ready")
-        elif lj.rec.state != fmt.DELAYED:
-            image = replace(image, state="ready")
-        jobs.append(image)
+        jobs.append(image.after_restart(now_ns))
     seen = sorted({f.seq for f in log.files} | set(log.removed))
     return Restored(jobs, log.next_id, warnings, now_ns, seen, list(log.removed))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from stalksim.binlog.format import STATE_CODES, STATE_NAMES, Jobrec
 
@@ -37,6 +37,16 @@ class JobImage:
         if self.state != "delayed":
             return 0
         return max(0, self.deadline_at_ns - now_ns)
+
+    def after_restart(self, now_ns: int) -> JobImage:
+        """This job as beanstalkd's start-up replay leaves it: a reserved job is ready, a
+        delayed job whose time has come is ready, a buried job is buried again (counting one
+        more bury, as beanstalkd 1.12 does)."""
+        if self.state == "buried":
+            return replace(self, buries=self.buries + 1)
+        if self.state == "delayed" and now_ns < self.deadline_at_ns:
+            return self
+        return self if self.state == "ready" else replace(self, state="ready")
 
     def jobrec(self, state: int | None = None) -> Jobrec:
         """This job as a record (``state`` overrides, e.g. 0 for a delete)."""

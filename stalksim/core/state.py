@@ -10,6 +10,7 @@ cancel) appends `(conn, answer)` to `outbox`, which drivers drain after every co
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from heapq import heappop, heappush
 from itertools import count
 
@@ -60,6 +61,7 @@ class State:
         self.next_id = 1
         self.conns: dict[int, Conn] = {}
         self.total_connections = 0
+        self.conn_base = 0  # connection names go on from here (a restarted server's clients)
         self.ops: dict[str, int] = {}
         self.job_timeouts = 0
         self.total_jobs = 0
@@ -75,6 +77,10 @@ class State:
             "platform": "python",
         }
         self.rusage = lambda: (0.0, 0.0)
+        #: Told of every job transition, as `journal(state, job_id, cause, src, dst)` after
+        #: the job has its new values (a delete: after it is gone). A driver sets it to keep a
+        #: binlog (`stalksim.durable`); the core itself never touches a file.
+        self.journal: Callable[[State, int, str, str, str], None] | None = None
         #: Answers to waiting reserves, oldest first, until a driver takes them.
         self.outbox: list[tuple[Conn, Answer]] = []
         self._timers: list[tuple[int, int, Conn]] = []
@@ -178,7 +184,7 @@ class State:
         """A new connection, using and watching `default`."""
         self.advance(now)
         self.total_connections += 1
-        c = Conn(self.total_connections, name or f"conn-{self.total_connections}")
+        c = Conn(self.total_connections, name or f"conn-{self.conn_base + self.total_connections}")
         self.conns[c.number] = c
         t = self.default
         c.use = t
@@ -218,9 +224,12 @@ class State:
     def emit(self, job: int, tube: str, src: str, dst: str, cause: str, actor: str,
              at: int | None = None) -> None:
         """Append one trace event laid out as `stalksim.trace.RawEvent` (time ns, job, tube,
-        src, dst, cause, actor); `at` defaults to the core's clock. The trace's one writer."""
+        src, dst, cause, actor); `at` defaults to the core's clock. The trace's one writer,
+        and the journal's one caller (job transitions only: `dst` set)."""
         if self.trace is not None:
             self.trace.append((self.now if at is None else at, job, tube, src, dst, cause, actor))
+        if dst and self.journal is not None:
+            self.journal(self, job, cause, src, dst)
 
     # ---- job movement --------------------------------------------------------------------
 
@@ -313,8 +322,8 @@ class State:
         t.buried_n += 1
         self.buried_n += 1
         job.buries += 1
-        self.emit(job.id, t.name, job.state, BURIED, "bury", actor)
-        job.state = BURIED
+        src, job.state = job.state, BURIED
+        self.emit(job.id, t.name, src, BURIED, "bury", actor)
 
     def _own(self, c: Conn, id: int) -> Job:
         job = self.jobs.get(id)

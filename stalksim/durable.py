@@ -1,0 +1,213 @@
+"""A core server that keeps beanstalkd 1.12's binlog (`beanstalkd -b DIR`), and its restart.
+
+    from stalksim import durable
+    log = durable.attach(server, "wal", size=10 << 20, fsync_ms=50, now_ns=time.time_ns())
+    for line in log.warnings: print(line)      # what the read of DIR complained about
+    ...                                         # every put, bury, kick, delete... is logged
+    log.close()
+
+`attach` restores the jobs in DIR into an empty server (same ids, tubes, states: a reserved
+job comes back ready; priorities, remaining delays, TTRs, bodies, buried jobs; the next id
+continues), then journals every job transition to a `binlog.Writer`, as beanstalkd writes
+them (`binlog.logged`). The core's clock maps onto wall-clock time by one offset fixed at
+attach: `now_ns` is the wall-clock time of the server's `now`.
+
+`MemoryJournal` is the simulator's model of the same binlog (no files): what each job's
+logged writes were and when, so that `Simulation.restart` can bring the jobs back, losing the
+writes of the last `lost_ms` as `-f` allows.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections import deque
+
+from stalksim import binlog
+from stalksim.binlog import JobImage
+from stalksim.core import DELAYED, DELETED, RESERVED, SEC, Server
+from stalksim.core.model import Job
+from stalksim.core.restore import restore_job
+from stalksim.core.state import State
+
+__all__ = ["BinlogError", "Binlog", "MemoryJournal", "attach", "image", "restore"]
+
+
+class BinlogError(Exception):
+    """A binlog directory that cannot be used (one line, beanstalkd's wording)."""
+
+
+def image(job: Job, state: str, offset: int = 0) -> JobImage:
+    """The binlog's values of a core job in `state`; times are the core's plus `offset` ns."""
+    deadline = job.deadline + offset if state in (DELAYED, RESERVED) else 0
+    return JobImage(
+        id=job.id, tube=job.tube.name, priority=job.pri, ttr_ns=job.ttr * SEC, body=job.body,
+        state=state, delay_ns=job.delay * SEC, created_at_ns=job.created_at + offset,
+        deadline_at_ns=deadline, reserves=job.reserves, timeouts=job.timeouts,
+        releases=job.releases, buries=job.buries, kicks=job.kicks,
+    )
+
+
+def written(cause: str, dst: str) -> bool:
+    """Whether beanstalkd writes a record for this transition (a release is written only
+    when it delays the job)."""
+    return binlog.logged(cause, SEC if dst == DELAYED else 0)
+
+
+def restore(server: State, images: list[JobImage], offset: int = 0,
+            src: dict[int, str] | None = None) -> None:
+    """Put restored jobs (as `binlog.read` gives them: replay order, restart states) into the
+    server; `src` is each job's state before, for the trace ("new" when not given)."""
+    src = src or {}
+    for j in images:
+        restore_job(
+            server, j.id, j.tube, pri=j.priority, delay=j.delay_ns // SEC,
+            ttr=j.ttr_ns // SEC, body=j.body, kind=j.state,
+            created_at=j.created_at_ns - offset, deadline=j.deadline_at_ns - offset,
+            counts=(j.reserves, j.timeouts, j.releases, j.buries, j.kicks),
+            src=src.get(j.id, "new"))
+
+
+class Binlog:
+    """The journal of one server into one binlog directory (set as `server.journal`)."""
+
+    def __init__(self, server: Server, writer: binlog.Writer, offset: int) -> None:
+        self.server = server
+        self.writer = writer
+        self.offset = offset
+        self.restored = writer.restored
+        #: What reading the directory warned about (beanstalkd's own lines), then any write
+        #: that failed (after which, like beanstalkd, nothing more is logged).
+        self.warnings: list[str] = list(writer.restored.warnings)
+
+    def __call__(self, state: State, job_id: int, cause: str, src: str, dst: str) -> None:
+        w = self.writer
+        try:
+            if dst == DELETED:
+                w.delete(job_id)
+                return
+            job = state.jobs[job_id]
+            if cause == "put":
+                w.put(image(job, dst, self.offset))
+            else:
+                w.update(image(job, dst, self.offset), write=written(cause, dst))
+        except (OSError, KeyError, ValueError) as e:
+            self.warnings.append(f"binlog: job {job_id} {cause}: {e}")
+
+    def close(self) -> None:
+        """Stop journaling; sync and close the current file (as a clean shutdown would)."""
+        if self.server.journal is self:
+            self.server.journal = None
+        self.writer.close()
+
+
+def attach(server: Server, dir: str, *, size: int = binlog.DEFAULT_FILE_SIZE,
+           fsync_ms: int | None = None, now_ns: int) -> Binlog:
+    """Restore the jobs in `dir` into the empty `server`, then journal to `dir` (`-s size`,
+    `-f fsync_ms`; None is `-F`). Raises BinlogError if `dir` cannot be used."""
+    if server.jobs:
+        raise BinlogError("attach() needs a server without jobs (it restores them)")
+    offset = now_ns - server.now
+    try:
+        if not os.path.isdir(dir):
+            err = errno.ENOTDIR if os.path.exists(dir) else errno.ENOENT
+            raise OSError(err, f"open: {os.strerror(err)}")
+        writer = binlog.Writer(dir, size=size, fsync_ms=fsync_ms,
+                               clock=lambda: server.now + offset,
+                               max_job_size=server.max_job_size)
+    except OSError as e:
+        why = e.strerror or str(e)
+        if e.errno == errno.EAGAIN:
+            why = f"fcntl: {os.strerror(errno.EAGAIN)}"
+        elif not why.startswith(("open", "cannot")):
+            why = f"open: {why}"
+        raise BinlogError(f"failed to lock wal dir {dir}: {why}"
+                          if "cannot open" not in why else why) from None
+    log = Binlog(server, writer, offset)
+    restore(server, writer.restored.jobs, offset)
+    server.next_id = max(server.next_id, writer.restored.next_id)
+    server.journal = log
+    return log
+
+
+class MemoryJournal:
+    """The simulator's binlog model: each job's logged writes (time, values; None for its
+    delete) within `window_ns` of the latest, and the last one before; no files.
+
+    `survivors(now, lost_ns)` is what a restart at `now` finds when every write after
+    `now - lost_ns` never reached the disk: for each job the values of its last write at or
+    before that time (a job whose put is later is lost; a delete that is later comes undone).
+    Values are kept as plain tuples (a put costs well under a microsecond more).
+    """
+
+    def __init__(self, window_ns: int) -> None:
+        self.window_ns = window_ns
+        #: id -> (put time, (tube, ttr, body, created_at), [(time, values or None)])
+        self.jobs: dict[int, tuple[int, tuple, list[tuple[int, tuple | None]]]] = {}
+        self._deletes: deque[tuple[int, int]] = deque()
+        self.top = 0  # highest id of a job forgotten (its delete older than the window)
+
+    def __call__(self, state: State, job_id: int, cause: str, src: str, dst: str) -> None:
+        t = state.now
+        if dst == DELETED:
+            rec = None
+        elif cause == "put" or written(cause, dst):
+            j = state.jobs[job_id]
+            rec = (dst, j.pri, j.delay, j.deadline if dst == DELAYED else 0,
+                   j.reserves, j.timeouts, j.releases, j.buries, j.kicks)
+        else:
+            return
+        entry = self.jobs.get(job_id)
+        if entry is None:
+            j = state.jobs[job_id]
+            entry = self.jobs[job_id] = (t, (j.tube.name, j.ttr, j.body, j.created_at), [])
+        hist = entry[2]
+        hist.append((t, rec))
+        old = t - self.window_ns
+        if len(hist) > 1 and hist[1][0] <= old:
+            while len(hist) > 1 and hist[1][0] <= old:
+                del hist[0]
+        if rec is None:
+            self._deletes.append((t, job_id))
+        dels = self._deletes
+        while dels and dels[0][0] <= old:
+            gone = dels.popleft()[1]
+            self.jobs.pop(gone, None)
+            if gone > self.top:
+                self.top = gone
+
+    def seed(self, images: list[JobImage]) -> None:
+        """Jobs restored at start-up: on disk already (no later loss undoes them)."""
+        for j in images:
+            rec = (j.state, j.priority, j.delay_ns // SEC, j.deadline_at_ns, j.reserves,
+                   j.timeouts, j.releases, j.buries, j.kicks)
+            fixed = (j.tube, j.ttr_ns // SEC, j.body, j.created_at_ns)
+            self.jobs[j.id] = (-1, fixed, [(-1, rec)])
+
+    def survivors(self, now: int, lost_ns: int) -> tuple[list[JobImage], int]:
+        """The jobs a restart at `now` restores (replay order, restart states) and the next
+        id: one past the highest id whose put reached the disk."""
+        if lost_ns > self.window_ns:
+            raise ValueError(f"lost_ms={lost_ns / 1e6:g} is more than the "
+                             f"{self.window_ns / 1e6:g} ms of writes the simulator keeps")
+        cut = now - lost_ns
+        top, out = self.top, []
+        for job_id, (put_at, fixed, hist) in self.jobs.items():
+            if put_at > cut:
+                continue
+            top = max(top, job_id)
+            last = None
+            for t, rec in hist:
+                if t > cut:
+                    break
+                last = rec
+            if last is None:
+                continue
+            tube, ttr, body, created = fixed
+            st, pri, delay, deadline, *counts = last
+            out.append(JobImage(
+                id=job_id, tube=tube, priority=pri, ttr_ns=ttr * SEC, body=body, state=st,
+                delay_ns=delay * SEC, created_at_ns=created, deadline_at_ns=deadline,
+                reserves=counts[0], timeouts=counts[1], releases=counts[2],
+                buries=counts[3], kicks=counts[4]).after_restart(now))
+        return out, top + 1
