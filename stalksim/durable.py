@@ -33,6 +33,9 @@ from stalksim.core.state import State
 __all__ = ["BinlogError", "Binlog", "MemoryJournal", "attach", "image", "restore"]
 
 
+_ATTACHED: set[str] = set()  # directories this process journals to (real paths)
+
+
 class BinlogError(Exception):
     """A binlog directory that cannot be used (one line, beanstalkd's wording)."""
 
@@ -71,8 +74,10 @@ def restore(server: State, images: list[JobImage], offset: int = 0,
 class Binlog:
     """The journal of one server into one binlog directory (set as `server.journal`)."""
 
-    def __init__(self, server: Server, writer: binlog.Writer, offset: int) -> None:
+    def __init__(self, server: Server, writer: binlog.Writer, offset: int, key: str = ""
+                 ) -> None:
         self.server = server
+        self._key = key
         self.writer = writer
         self.offset = offset
         self.restored = writer.restored
@@ -99,6 +104,7 @@ class Binlog:
         if self.server.journal is self:
             self.server.journal = None
         self.writer.close()
+        _ATTACHED.discard(self._key)
 
 
 def attach(server: Server, dir: str, *, size: int = binlog.DEFAULT_FILE_SIZE,
@@ -108,7 +114,10 @@ def attach(server: Server, dir: str, *, size: int = binlog.DEFAULT_FILE_SIZE,
     if server.jobs:
         raise BinlogError("attach() needs a server without jobs (it restores them)")
     offset = now_ns - server.now
+    key = os.path.realpath(dir)
     try:
+        if key in _ATTACHED:  # fcntl locks are per process: a second attach would not fail
+            raise OSError(errno.EAGAIN, "locked")
         if not os.path.isdir(dir):
             err = errno.ENOTDIR if os.path.exists(dir) else errno.ENOENT
             raise OSError(err, f"open: {os.strerror(err)}")
@@ -123,7 +132,8 @@ def attach(server: Server, dir: str, *, size: int = binlog.DEFAULT_FILE_SIZE,
             why = f"open: {why}"
         raise BinlogError(f"failed to lock wal dir {dir}: {why}"
                           if "cannot open" not in why else why) from None
-    log = Binlog(server, writer, offset)
+    _ATTACHED.add(key)
+    log = Binlog(server, writer, offset, key)
     restore(server, writer.restored.jobs, offset)
     server.next_id = max(server.next_id, writer.restored.next_id)
     server.journal = log
