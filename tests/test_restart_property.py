@@ -25,12 +25,15 @@ OPS = st.one_of(
     st.tuples(st.just("bury"), st.integers(0, 1)),
     st.tuples(st.just("kick"), st.integers(0, 1), st.sampled_from([1, 5])),
     st.tuples(st.just("delete"), st.integers(0, 1)),
-    st.tuples(st.just("delete-any"), st.integers(1, 30)),
+    st.tuples(st.just("delete-any"), st.integers(1, 8)),
+    st.tuples(st.just("reserve-delete"), st.integers(0, 1)),
     st.tuples(st.just("touch"), st.integers(0, 1)),
     st.tuples(st.just("close"), st.integers(0, 1)),
     st.tuples(st.just("advance"), st.sampled_from([0.005, 0.02, 0.3, 1.5, 8.0])),
 )
-PROGRAMS = st.lists(OPS, min_size=1, max_size=60)
+#: Work, a pause of 5 s, more work: with a window of up to 3 s, the later work is mostly in it.
+PROGRAMS = st.tuples(st.lists(OPS, min_size=1, max_size=40), st.lists(OPS, max_size=20)).map(
+    lambda ab: [*ab[0], ("advance", 5.0), *ab[1]])
 
 
 def run(program: list[tuple]) -> tuple[Simulation, set[int], set[int]]:
@@ -67,6 +70,11 @@ def run(program: list[tuple]) -> tuple[Simulation, set[int], set[int]]:
             elif op == "kick":
                 clients[1].use(TUBES[args[0]])
                 clients[1].kick(args[1])
+            elif op == "reserve-delete":
+                c = clients[args[0]]
+                jid = c.reserve(timeout=0).id
+                c.delete(jid)
+                deletes.add(jid)
             elif op == "delete-any":
                 clients[1].delete(args[0])
                 deletes.add(args[0])
@@ -90,7 +98,7 @@ def jobs_of(sim: Simulation) -> dict[int, tuple]:
     return out
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(PROGRAMS)
 def test_no_acknowledged_put_lost_no_deleted_job_back(program: list[tuple]) -> None:
     sim, puts, deletes = run(program)
@@ -116,7 +124,7 @@ def written_in_window(sim: Simulation, lost_ns: int) -> set[int]:
             if e[1] and e[0] > cut and e[4] and binlog.logged(e[5], e[4] == "delayed")}
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(PROGRAMS, st.sampled_from([5, 30, 400, 3000]))
 def test_only_jobs_written_in_the_window_differ(program: list[tuple], lost_ms: int) -> None:
     exact, puts, _ = run(program)
