@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import os
 from collections import deque
+from typing import NamedTuple
 
 from stalksim import binlog
 from stalksim.binlog import JobImage
@@ -140,84 +141,109 @@ def attach(server: Server, dir: str, *, size: int = binlog.DEFAULT_FILE_SIZE,
     return log
 
 
+_WRITTEN = frozenset({"bury", "kick", "kick-job"})  # and a put, a delete, a delayed release
+
+
+class _Tube(NamedTuple):
+    name: str
+
+
+class _Fixed(NamedTuple):
+    """The values of a restored job that never change (what a core Job offers)."""
+
+    tube_name: str
+    ttr: int
+    body: bytes
+    created_at: int
+
+    @property
+    def tube(self) -> _Tube:
+        return _Tube(self.tube_name)
+
+
 class MemoryJournal:
-    """The simulator's binlog model: each job's logged writes (time, values; None for its
-    delete) within `window_ns` of the latest, and the last one before; no files.
+    """The simulator's binlog model, no files: each live job's last logged write, and an undo
+    log of the writes of the last `window_ns` (at most `max_undo` of them).
 
     `survivors(now, lost_ns)` is what a restart at `now` finds when every write after
-    `now - lost_ns` never reached the disk: for each job the values of its last write at or
-    before that time (a job whose put is later is lost; a delete that is later comes undone).
-    Values are kept as plain tuples (a put costs well under a microsecond more).
+    `now - lost_ns` never reached the disk: each job as its last write at or before that time
+    left it (a job whose put is later is lost; a delete that is later comes undone; a later
+    bury, kick or delayed release is undone). Values are plain tuples.
     """
 
-    def __init__(self, window_ns: int) -> None:
+    def __init__(self, window_ns: int, max_undo: int = 1 << 16) -> None:
         self.window_ns = window_ns
-        #: id -> (put time, (tube, ttr, body, created_at), [(time, values or None)])
-        self.jobs: dict[int, tuple[int, tuple, list[tuple[int, tuple | None]]]] = {}
-        self._deletes: deque[tuple[int, int]] = deque()
-        self.top = 0  # highest id of a job forgotten (its delete older than the window)
+        self.max_undo = max_undo
+        #: id -> (the job: its tube, ttr, body, created_at never change;
+        #:        (state, pri, delay, deadline, *counts) of its last write)
+        self.jobs: dict[int, tuple[Job | _Fixed, tuple]] = {}
+        #: (time, id, what the job was before this write: None if not on disk)
+        self.undo: deque[tuple[int, int, tuple | None]] = deque()
+        self.kept_from = -1  # writes at or before this time are out of the undo log
+        self.top = 0  # the highest id whose put was written
 
     def __call__(self, state: State, job_id: int, cause: str, src: str, dst: str) -> None:
-        t = state.now
-        if dst == DELETED:
-            rec = None
-        elif cause == "put" or written(cause, dst):
+        if dst == "deleted":
+            entry = self.jobs.pop(job_id, None)
+        elif cause == "put":  # a new job: its counters are 0
             j = state.jobs[job_id]
-            rec = (dst, j.pri, j.delay, j.deadline if dst == DELAYED else 0,
-                   j.reserves, j.timeouts, j.releases, j.buries, j.kicks)
+            self.jobs[job_id] = (j, (dst, j.pri, j.delay, j.deadline if dst == "delayed" else 0,
+                                     0, 0, 0, 0, 0))
+            if job_id > self.top:
+                self.top = job_id
+            entry = None
+        elif cause in _WRITTEN or (cause == "release" and dst == "delayed"):
+            j = state.jobs[job_id]
+            entry = self.jobs.get(job_id)
+            self.jobs[job_id] = (j, (dst, j.pri, j.delay, j.deadline if dst == "delayed" else 0,
+                                     j.reserves, j.timeouts, j.releases, j.buries, j.kicks))
         else:
             return
-        entry = self.jobs.get(job_id)
-        if entry is None:
-            j = state.jobs[job_id]
-            entry = self.jobs[job_id] = (t, (j.tube.name, j.ttr, j.body, j.created_at), [])
-        hist = entry[2]
-        hist.append((t, rec))
-        old = t - self.window_ns
-        if len(hist) > 1 and hist[1][0] <= old:
-            while len(hist) > 1 and hist[1][0] <= old:
-                del hist[0]
-        if rec is None:
-            self._deletes.append((t, job_id))
-        dels = self._deletes
-        while dels and dels[0][0] <= old:
-            gone = dels.popleft()[1]
-            self.jobs.pop(gone, None)
-            if gone > self.top:
-                self.top = gone
+        undo = self.undo
+        t = state.now
+        undo.append((t, job_id, entry))
+        if undo[0][0] < t - 2 * self.window_ns or len(undo) > self.max_undo:
+            old = t - self.window_ns
+            while undo and (undo[0][0] <= old or len(undo) > self.max_undo):
+                self.kept_from = max(self.kept_from, undo.popleft()[0])
 
     def seed(self, images: list[JobImage]) -> None:
         """Jobs restored at start-up: on disk already (no later loss undoes them)."""
         for j in images:
-            rec = (j.state, j.priority, j.delay_ns // SEC, j.deadline_at_ns, j.reserves,
-                   j.timeouts, j.releases, j.buries, j.kicks)
-            fixed = (j.tube, j.ttr_ns // SEC, j.body, j.created_at_ns)
-            self.jobs[j.id] = (-1, fixed, [(-1, rec)])
+            self.jobs[j.id] = (_Fixed(j.tube, j.ttr_ns // SEC, j.body, j.created_at_ns),
+                               (j.state, j.priority, j.delay_ns // SEC, j.deadline_at_ns,
+                                j.reserves, j.timeouts, j.releases, j.buries, j.kicks))
+            self.top = max(self.top, j.id)
 
     def survivors(self, now: int, lost_ns: int) -> tuple[list[JobImage], int]:
-        """The jobs a restart at `now` restores (replay order, restart states) and the next
-        id: one past the highest id whose put reached the disk."""
-        if lost_ns > self.window_ns:
-            raise ValueError(f"lost_ms={lost_ns / 1e6:g} is more than the "
-                             f"{self.window_ns / 1e6:g} ms of writes the simulator keeps")
+        """The jobs a restart at `now` restores (by id, restart states) and the next id: one
+        past the highest id whose put reached the disk (deleted jobs count, as their full
+        record stays in the files while newer jobs share them)."""
         cut = now - lost_ns
-        top, out = self.top, []
-        for job_id, (put_at, fixed, hist) in self.jobs.items():
-            if put_at > cut:
-                continue
-            top = max(top, job_id)
-            last = None
-            for t, rec in hist:
-                if t > cut:
-                    break
-                last = rec
-            if last is None:
-                continue
-            tube, ttr, body, created = fixed
-            st, pri, delay, deadline, *counts = last
+        if lost_ns > self.window_ns or (lost_ns and cut < self.kept_from):
+            raise ValueError(f"lost_ms={lost_ns / 1e6:g} reaches back past the writes the "
+                             f"simulator keeps ({self.window_ns / 1e6:g} ms, at most "
+                             f"{self.max_undo} writes)")
+        jobs = dict(self.jobs)
+        lost_puts = []
+        for t, job_id, before in reversed(self.undo):
+            if t <= cut:
+                break
+            if before is None:  # its put
+                jobs.pop(job_id, None)
+                lost_puts.append(job_id)
+            else:
+                jobs[job_id] = before
+        # ids grow with put time, so the lost puts are the newest ids
+        top = min(lost_puts) - 1 if lost_puts else self.top
+        top = max(top, max(jobs, default=0))
+        out = []
+        for job_id in sorted(jobs):  # replay order: the puts' (ids grow with put time)
+            f, (st, pri, delay, deadline, *n) = jobs[job_id]
             out.append(JobImage(
-                id=job_id, tube=tube, priority=pri, ttr_ns=ttr * SEC, body=body, state=st,
-                delay_ns=delay * SEC, created_at_ns=created, deadline_at_ns=deadline,
-                reserves=counts[0], timeouts=counts[1], releases=counts[2],
-                buries=counts[3], kicks=counts[4]).after_restart(now))
+                id=job_id, tube=f.tube.name, priority=pri, ttr_ns=f.ttr * SEC, body=f.body,
+                state=st, delay_ns=delay * SEC, created_at_ns=f.created_at,
+                deadline_at_ns=deadline,
+                reserves=n[0], timeouts=n[1], releases=n[2], buries=n[3],
+                kicks=n[4]).after_restart(now))
         return out, top + 1

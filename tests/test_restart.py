@@ -166,3 +166,12 @@ def test_other_errors_still_stop_the_simulation() -> None:
     sim.process(broken())
     with pytest.raises(ConnectionError):
         sim.run()
+
+
+def test_a_simulation_without_binlog_model() -> None:
+    sim = Simulation(binlog=False)
+    sim.client().put("x")
+    with pytest.raises(ValueError, match="needs a Simulation"):
+        sim.restart(binlog=True)
+    sim.restart()
+    assert not sim.server.jobs and sim.server.journal is None
