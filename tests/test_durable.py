@@ -244,7 +244,8 @@ def test_attach_errors(tmp_path) -> None:
 
 @pytest.mark.real
 def test_attach_refuses_a_directory_beanstalkd_holds(tmp_path) -> None:
-    with real_on(str(tmp_path)):
+    with real_on(str(tmp_path)) as run:
+        run.client().stats()  # serving: past its lock (it listens before it locks)
         with pytest.raises(BinlogError) as e:
             attach(Server(), str(tmp_path), now_ns=0)
     assert str(e.value) == (f"failed to lock wal dir {tmp_path}: fcntl: Resource temporarily "

@@ -175,3 +175,21 @@ def test_a_simulation_without_binlog_model() -> None:
         sim.restart(binlog=True)
     sim.restart()
     assert not sim.server.jobs and sim.server.journal is None
+
+
+def test_restored_jobs_survive_the_next_restart_too() -> None:
+    """Jobs a restart brought back are on disk: a second restart, even with a window, keeps
+    them (a buried job counts one more bury each time, as beanstalkd's does)."""
+    sim = Simulation(seed=6)
+    c = sim.client()
+    a, b = c.put("a"), c.put("b", delay=50)
+    c.bury(c.reserve())
+    sim.advance(1)
+    sim.restart(binlog=True)
+    sim.advance(0.001)
+    sim.restart(binlog=True, lost_ms=1000)
+    got = jobs_of(sim)
+    assert {i: v[1] for i, v in got.items()} == {a: "buried", b: "delayed"}
+    assert got[b][5] == 50 * 10**9 and sim.server.jobs[a].buries == 3
+    c2 = sim.client()
+    assert c2.put("c") == b + 1
