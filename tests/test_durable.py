@@ -14,6 +14,7 @@ import random
 import signal
 import time
 
+import greenstalk
 import pytest
 
 from stalksim import binlog
@@ -64,6 +65,27 @@ def differences(mine: dict[int, dict[str, object]], real: dict[int, ServerJob],
     return out
 
 
+COUNTS = ("current-jobs-urgent", "current-jobs-ready", "current-jobs-reserved",
+          "current-jobs-delayed", "current-jobs-buried", "total-jobs")
+
+
+def stats_differences(server: Server, c: greenstalk.Client) -> list[str]:
+    """The job counts of `stats` and of each tube's `stats-tube` (a restore is no put)."""
+    def parse(yaml: str) -> dict[str, str]:
+        return dict(line.split(": ", 1) for line in yaml.splitlines()[1:])
+
+    me = server.connect(server.now)
+    out = []
+    pairs = [("stats", parse(server.stats(me, server.now)), c.stats())]
+    pairs += [(f"stats-tube {t}", parse(server.stats_tube(me, server.now, t)), c.stats_tube(t))
+              for t in c.tubes()]
+    for what, mine, real in pairs:
+        out += [f"{what} {k}: core {mine[k]} real {real[k]}" for k in COUNTS
+                if int(mine[k]) != real[k]]
+    server.close(me, server.now)
+    return out
+
+
 ALL = ("tube", "state", "pri", "delay", "ttr", "body", "time_left", "reserves", "timeouts",
        "releases", "buries", "kicks")
 
@@ -88,6 +110,7 @@ def test_core_restores_a_real_binlog(tmp_path, seed: int) -> None:
         log = attach(server, d, size=int(size), now_ns=time.time_ns())
         real = server_jobs(c, range(1, top + 1))
         problems = differences(core_jobs(server), real, ALL)
+        problems += stats_differences(server, c)
         probe = c.put(b"probe")
         if probe != server.next_id:
             problems.append(f"next id: core {server.next_id} real {probe}")
