@@ -95,15 +95,18 @@ def _fail(message: str, code: int) -> int:
 SERVE_USAGE = """Use: stalksim serve [OPTIONS]
 
 Options:
- -b DIR   write-ahead log directory (ignored: no binlog)
- -f MS    fsync at most once every MS milliseconds (ignored)
- -F       never fsync (ignored)
- -l ADDR  listen on address (default is 127.0.0.1; beanstalkd's is 0.0.0.0)
+ -b DIR   write-ahead log directory
+ -f MS    fsync at most once every MS milliseconds (default is 50ms);
+          use -f0 for "always fsync"
+ -F       never fsync
+ -l ADDR  listen on address (default is 127.0.0.1; beanstalkd's is 0.0.0.0);
+          unix:PATH listens on a unix socket
  -p PORT  listen on port (default is 11300)
- -u USER  become user and group (ignored)
+ -u USER  become user and group
  -z BYTES set the maximum job size in bytes (default is 65535);
           max allowed is 1073741824 bytes
- -s BYTES set the size of each write-ahead log file (ignored)
+ -s BYTES set the size of each write-ahead log file (default is 10485760);
+          will be rounded up to a multiple of 4096 bytes
  -v       show version information
  -V       increase verbosity
  -h       show this help
@@ -142,6 +145,10 @@ class ServeOptions:
         self.speed = 1.0
         self.trace: str | None = None
         self.trace_max: int | None = None
+        self.binlog: str | None = None  # -b DIR
+        self.binlog_size = 10485760  # -s BYTES
+        self.fsync_ms: int | None = 50  # -f MS; None for -F (never fsync)
+        self.user: str | None = None  # -u USER
         self.warnings: list[str] = []
 
     def __repr__(self) -> str:
@@ -189,6 +196,7 @@ def parse_serve_args(argv: Sequence[str]) -> ServeOptions:
     above 65535 is refused, where beanstalkd silently listens on it modulo 65536.
     """
     o = ServeOptions()
+    wal_flags: list[str] = []  # -s, -f and -F, which only a binlog uses
     args = list(argv)
     i = 0
     while i < len(args):
@@ -224,15 +232,18 @@ def parse_serve_args(argv: Sequence[str]) -> ServeOptions:
                     o.addr = value
                 elif c == "z":
                     o.max_job_size = _size(value)
-                elif c in "sf":
-                    _size(value)
-                    o.warnings.append(f"option -{c} is not supported (no binlog); ignored")
+                elif c == "s":
+                    o.binlog_size, wal_flags = _size(value), [*wal_flags, "-s"]
+                elif c == "f":
+                    o.fsync_ms, wal_flags = _size(value), [*wal_flags, "-f"]
+                elif c == "b":
+                    o.binlog = value
                 else:
-                    o.warnings.append(f"option -{c} is not supported; ignored")
+                    o.user = value
             elif c in "cn":
                 o.warnings.append(f"-{c} flag was removed. binlog is always compacted.")
             elif c == "F":
-                o.warnings.append("option -F is not supported (no binlog); ignored")
+                o.fsync_ms, wal_flags = None, [*wal_flags, "-F"]
             elif c == "h":
                 raise ServeExit(0, usage=True)
             elif c == "v":
@@ -249,15 +260,146 @@ def parse_serve_args(argv: Sequence[str]) -> ServeOptions:
                              f"quietly listen on {int(o.port) % 65536})")
     if not o.addr:
         raise ServeExit(111, "-l '': getaddrinfo(): Name or service not known")
+    if o.addr == "unix:":  # beanstalkd binds "" (an unreachable autobound name) and serves it
+        raise ServeExit(111, "-l unix: needs a path (unix:PATH)")
+    if o.binlog is None and wal_flags:
+        o.warnings.append(f"{' '.join(wal_flags)}: no effect without -b DIR (no binlog)")
     return o
 
 
 def _serve(argv: list[str]) -> int:
-    try:  # sys.modules first (as `import stalksim.wire` does), so tests can stand in for it
-        wire = importlib.import_module("stalksim.wire")
-    except ImportError:
-        return _fail("'serve' needs stalksim.wire, which this installation does not have", 2)
-    return int(wire.serve_main(argv) or 0)
+    """`stalksim serve`: bind first, then import the server. Options that do not parse go to
+    `stalksim.wire.serve_main`, which reports them as it does when run on its own."""
+    try:
+        opts = parse_serve_args(argv)
+    except ServeExit:
+        return int(_wire().serve_main(argv) or 0)
+    return start_serving(opts)
+
+
+def _wire() -> Any:
+    """stalksim.wire, looked up in sys.modules first (as `import` does: tests stand in for it)."""
+    return importlib.import_module("stalksim.wire")
+
+
+def report(e: ServeExit) -> int:
+    """Print what a ServeExit says (as beanstalkd would); returns its exit status."""
+    sys.stdout.write(e.out)
+    if e.err:
+        print(f"stalksim serve: {e.err}", file=sys.stderr)
+    if e.usage:
+        sys.stderr.write(SERVE_USAGE)
+    return e.code
+
+
+def start_serving(opts: ServeOptions) -> int:
+    """Warn, listen, become `-u USER`, and only then import the server (asyncio, the core)
+    and run it on the bound socket: a harness that starts the binary and connects soon after
+    finds it listening (the kernel queues connections until the loop accepts them)."""
+    for text in opts.warnings:
+        print(f"stalksim serve: {text}", file=sys.stderr)
+    import signal  # a stop before the event loop takes over is still a clean exit 0
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_at_once)
+    try:
+        sock = listen(opts.addr, opts.port)
+        if opts.user is not None:
+            become(opts.user)
+    except ServeExit as e:
+        return report(e)
+    return int(_wire().run(opts, sock))
+
+
+def _exit_at_once(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def listen(addr: str, port: str) -> Any:
+    """A listening, non-blocking socket as beanstalkd 1.12 makes it (net.c): `unix:PATH`, or
+    the first getaddrinfo() answer for ADDR and PORT that binds. ServeExit(111) otherwise."""
+    import socket
+
+    if addr.startswith("unix:"):
+        return _listen_unix(addr[5:])
+    try:
+        found = socket.getaddrinfo(addr, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as e:
+        raise ServeExit(111, f"cannot listen on {addr}:{port}: {_why(e)}") from None
+    why: OSError | None = None
+    for family, kind, proto, _, where in found:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(where)
+            sock.listen(1024)
+        except OSError as e:
+            sock.close()
+            why = e
+            continue
+        sock.setblocking(False)
+        return sock
+    raise ServeExit(111, f"cannot listen on {addr}:{port}: {_why(why)}")
+
+
+def _why(e: BaseException | None) -> str:
+    return str(getattr(e, "strerror", None) or e or "no address")
+
+
+def _listen_unix(path: str) -> Any:
+    """beanstalkd's make_unix_socket: a socket file already at PATH is removed (even one a
+    live server listens on), any other file is refused; the file stays after exit."""
+    import socket
+    import stat
+
+    size = len(os.fsencode(path))
+    if size > 107:  # sizeof(sun_path) - 1
+        raise ServeExit(111, f"socket path {path} is too long ({size} characters), where "
+                             "maximum allowed is 107")
+    try:
+        is_socket = stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        is_socket = None
+    try:
+        if is_socket is False:
+            raise ServeExit(111, f"unix:{path}: another file already exists in the given path")
+        if is_socket:
+            print("stalksim serve: removing existing local socket to replace it",
+                  file=sys.stderr)
+            os.unlink(path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(path)
+            sock.listen(1024)
+        except OSError:
+            sock.close()
+            raise
+    except OSError as e:
+        raise ServeExit(111, f"cannot listen on unix:{path}: {_why(e)}") from None
+    sock.setblocking(False)
+    return sock
+
+
+def become(user: str) -> None:
+    """`-u USER` as beanstalkd's su() does it (exit 33: no such user; 34: cannot become it);
+    as root, the supplementary groups are dropped too (beanstalkd keeps root's)."""
+    import pwd
+
+    try:
+        pw = pwd.getpwnam(user)
+    except (KeyError, ValueError):
+        raise ServeExit(33, f'getpwnam("{user}"): no such user') from None
+    try:
+        if os.geteuid() == 0:
+            os.setgroups([])
+        os.setgid(pw.pw_gid)
+    except OSError as e:
+        raise ServeExit(34, f'setgid({pw.pw_gid} "{user}"): {e.strerror}') from None
+    try:
+        os.setuid(pw.pw_uid)
+    except OSError as e:
+        raise ServeExit(34, f'setuid({pw.pw_uid} "{user}"): {e.strerror}') from None
 
 
 def _list(out: IO[str]) -> int:

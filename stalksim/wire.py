@@ -31,7 +31,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from stalksim import protocol
-from stalksim.cli import SERVE_USAGE, ServeExit, ServeOptions, parse_serve_args
+from stalksim.cli import (
+    MAX_SPEED,
+    MIN_SPEED,
+    ServeExit,
+    ServeOptions,
+    listen,
+    parse_serve_args,
+    report,
+    start_serving,
+)
 from stalksim.core import MAX_TIME, SEC, Server
 from stalksim.trace import TraceFile
 
@@ -41,8 +50,6 @@ IN_LIMIT = 64 * 1024  # input kept per connection while it waits in reserve
 TRACE_EVERY = 0.5  # seconds between trace flushes
 WATCH_EVERY = 0.2  # seconds between hang-up checks of connections whose reading is paused
 TRIM_AFTER = 0.2  # seconds from a connection's close to giving freed memory back to the system
-MIN_SPEED = 1e-3
-MAX_SPEED = 1e4  # 2**62 ns of virtual time then last 5.3 days of wall clock
 _GONE = select.POLLRDHUP | select.POLLHUP | select.POLLERR
 
 
@@ -330,24 +337,28 @@ class StartError(Exception):
         self.code = code
 
 
-async def serve(opts: ServeOptions, start: int = 0) -> None:
-    """Run until SIGTERM or SIGINT; raise StartError if the server cannot start or its
-    virtual time (starting at `start` ns) reaches MAX_TIME."""
-    srv = WireServer(opts.max_job_size, opts.speed, opts.verbose, bool(opts.trace), start)
+async def serve(opts: ServeOptions, start: int = 0, sock: Any = None) -> None:
+    """Run on `sock` (a listening socket; None: listen as `opts` say) until SIGTERM or SIGINT;
+    raise StartError if the server cannot start or its virtual time (starting at `start` ns)
+    reaches MAX_TIME. A binlog (`-b`) is restored before the first connection is accepted
+    and closed at the stop."""
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_LoopErrors())
     stop = asyncio.Event()
     failure: list[StartError] = []
-    loop.add_signal_handler(signal.SIGUSR1, lambda: setattr(srv.core, "draining", True))
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    try:
-        server = await loop.create_server(lambda: Connection(srv), opts.addr, opts.port,
-                                          reuse_address=True, backlog=1024)
-    except (OSError, OverflowError) as e:  # beanstalkd exits 111 if it cannot listen
-        why = getattr(e, "strerror", None) or e
-        raise StartError(f"cannot listen on {opts.addr}:{opts.port}: {why}", 111) from None
-    srv.log(f"stalksim serve: listening on {opts.addr}:{opts.port}")
+    if sock is None:
+        try:
+            sock = listen(opts.addr, opts.port)
+        except ServeExit as e:
+            raise StartError(e.err, e.code) from None
+    srv = WireServer(opts.max_job_size, opts.speed, opts.verbose, bool(opts.trace), start)
+    loop.add_signal_handler(signal.SIGUSR1, lambda: setattr(srv.core, "draining", True))
+    binlog = _open_binlog(srv, opts)
+    server = await loop.create_server(lambda: Connection(srv), sock=sock, backlog=1024)
+    srv.log(f"stalksim serve: listening on {opts.addr}" +
+            ("" if opts.addr.startswith("unix:") else f":{opts.port}"))
 
     def out_of_time() -> None:
         failure.append(StartError(
@@ -373,12 +384,33 @@ async def serve(opts: ServeOptions, start: int = 0) -> None:
         limit.cancel()
         server.close()
         srv.stop()
-        await server.wait_closed()
+        if binlog is not None:
+            binlog.close()
         if writer is not None:
             _drain_trace(srv, writer)
             writer.close()
     if failure:
         raise failure[0]
+
+
+def _open_binlog(srv: WireServer, opts: ServeOptions) -> Any:
+    """`-b DIR`: the jobs of DIR restored into the (empty) core, journaled from now on; its
+    warnings printed as beanstalkd prints them. None without -b."""
+    if opts.binlog is None:
+        return None
+    try:
+        from stalksim import durable
+    except ImportError:
+        raise StartError(f"-b {opts.binlog}: this stalksim cannot write a binlog yet "
+                         "(stalksim.durable is missing); run without -b", 5) from None
+    try:
+        binlog = durable.attach(srv.core, opts.binlog, size=opts.binlog_size,
+                                fsync_ms=opts.fsync_ms, now_ns=srv.clock.now())
+    except durable.BinlogError as e:  # beanstalkd exits 10 when it cannot take the directory
+        raise StartError(str(e), 10) from None
+    for text in binlog.warnings:
+        print(f"stalksim serve: {text}", file=sys.stderr)
+    return binlog
 
 
 def _drain_trace(srv: WireServer, writer: TraceFile) -> None:
@@ -393,23 +425,22 @@ async def _flush_trace(srv: WireServer, writer: TraceFile | None) -> None:
         _drain_trace(srv, writer)
 
 
+def run(opts: ServeOptions, sock: Any = None) -> int:
+    """Serve `opts` on `sock` (see `serve`) until stopped; returns the exit status: 0 on a
+    clean stop, StartError's code (printed in one line) otherwise."""
+    try:
+        asyncio.run(serve(opts, sock=sock))
+    except StartError as e:
+        print(f"stalksim serve: {e}", file=sys.stderr)
+        return e.code
+    return 0
+
+
 def serve_main(argv: Sequence[str] | None = None) -> int:
     """`stalksim serve [options]`: beanstalkd's options and exit statuses (5 for a bad option,
     111 if it cannot listen), 0 on a clean stop, 1 for any other failure."""
     try:
         opts = parse_serve_args(sys.argv[1:] if argv is None else argv)
     except ServeExit as e:
-        sys.stdout.write(e.out)
-        if e.err:
-            print(f"stalksim serve: {e.err}", file=sys.stderr)
-        if e.usage:
-            sys.stderr.write(SERVE_USAGE)
-        return e.code
-    for text in opts.warnings:
-        print(f"stalksim serve: {text}", file=sys.stderr)
-    try:
-        asyncio.run(serve(opts))
-    except StartError as e:
-        print(f"stalksim serve: {e}", file=sys.stderr)
-        return e.code
-    return 0
+        return report(e)
+    return start_serving(opts)

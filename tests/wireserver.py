@@ -2,7 +2,7 @@
 
 `StalksimServe(*args)` takes beanstalkd's options (`-z 10`, ...) and runs the server in a
 subprocess on 127.0.0.1 and a free port, stopped by process id, exactly as RealBeanstalkd runs
-the real binary: the "binary" is a small launcher script that calls `stalksim.wire.serve_main`
+the real binary: the "binary" is a small launcher script that runs `stalksim serve` (cli.main)
 on this checkout. `make_server` gives either kind by name, for tests parametrized over both.
 """
 
@@ -33,8 +33,8 @@ def launcher() -> str:
         f"#!{sys.executable}\n"
         "import sys\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from stalksim.wire import serve_main\n"
-        "sys.exit(serve_main(sys.argv[1:]))\n"
+        "from stalksim.cli import main\n"
+        "sys.exit(main(['serve', *sys.argv[1:]]))\n"
     )
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
     return str(path)
