@@ -217,8 +217,8 @@ class MemoryJournal:
 
     def survivors(self, now: int, lost_ns: int) -> tuple[list[JobImage], int]:
         """The jobs a restart at `now` restores (by id, restart states) and the next id: one
-        past the highest id whose put reached the disk (deleted jobs count, as their full
-        record stays in the files while newer jobs share them)."""
+        past the highest id whose put reached the disk (deleted jobs count while a live job
+        keeps the files), or 1 when no job is left."""
         cut = now - lost_ns
         if lost_ns > self.window_ns or (lost_ns and cut < self.kept_from):
             raise ValueError(f"lost_ms={lost_ns / 1e6:g} reaches back past the writes the "
@@ -246,4 +246,6 @@ class MemoryJournal:
                 deadline_at_ns=deadline,
                 reserves=n[0], timeouts=n[1], releases=n[2], buries=n[3],
                 kicks=n[4]).after_restart(now))
-        return out, top + 1
+        # beanstalkd deletes the files once no live job is left in them, and the newest file
+        # (holding the newest put) is the last to go: with no job left, ids start at 1 again
+        return out, top + 1 if out else 1

@@ -91,7 +91,7 @@ ALL = ("tube", "state", "pri", "delay", "ttr", "body", "time_left", "reserves", 
 
 
 @pytest.mark.real
-@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("seed", range(20))
 def test_core_restores_a_real_binlog(tmp_path, seed: int) -> None:
     """A binlog written by beanstalkd: attach() restores what a restarted beanstalkd holds."""
     rng = random.Random(seed)
@@ -174,7 +174,7 @@ def drive_core(server: Server, rng: random.Random, steps: int, wall0: int) -> No
 
 
 @pytest.mark.real
-@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("seed", range(20))
 def test_real_beanstalkd_restores_what_attach_wrote(tmp_path, seed: int) -> None:
     """Jobs journaled through attach() come back in beanstalkd, job by job."""
     rng = random.Random(1000 + seed)
@@ -290,3 +290,28 @@ def test_attach_passes_on_read_warnings(tmp_path) -> None:
     assert log.warnings == expected.warnings and log.warnings
     assert sorted(server.jobs) == [j.id for j in expected.jobs] == [1, 2]
     log.close()
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("puts, delete, want", [(1, (1,), 1), (2, (2,), 3), (2, (1,), 3),
+                                                (2, (1, 2), 1)],
+                         ids=["only-job-deleted", "newest-deleted", "oldest-deleted", "all"])
+def test_next_id_after_deletes_as_beanstalkd(tmp_path, puts: int, delete: tuple[int, ...],
+                                             want: int) -> None:
+    """Deleted jobs count for the next id while a live job keeps the files; with no job
+    left beanstalkd deletes them and starts at 1 (what `Simulation.restart` models)."""
+    d = str(tmp_path / "wal")
+    os.mkdir(d)
+    s = Server()
+    log = attach(s, d, now_ns=time.time_ns())
+    c = s.connect(0)
+    for _ in range(puts):
+        s.put(c, 0, 0, 0, 1, b"x")
+    for i in delete:
+        s.delete(c, 0, i)
+    log.close()
+    restarted = Server()
+    attach(restarted, d, now_ns=time.time_ns()).close()
+    assert restarted.next_id == want
+    with real_on(copy_dir(d, str(tmp_path / "copy"))) as run:
+        assert run.client().put(b"p") == want
