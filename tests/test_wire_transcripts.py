@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.wireserver import EOF, KINDS, Timed, Transcript, Yaml, make_server
+from tests.wireserver import EOF, KINDS, NETS, Timed, Transcript, Yaml, make_server
 
 pytestmark = pytest.mark.real
 
@@ -311,11 +311,13 @@ def kind(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+@pytest.mark.parametrize("net", NETS)
 @pytest.mark.parametrize("name", list(CASES))
-def test_transcript(kind: str, name: str) -> None:
-    """The same bytes out of a real beanstalkd and of `stalksim serve`."""
+def test_transcript(kind: str, name: str, net: str) -> None:
+    """The same bytes out of a real beanstalkd and of `stalksim serve`, over TCP and over a
+    unix socket."""
     args, steps = CASES[name]
-    server = make_server(kind, *args)
+    server = make_server(kind, *args, net=net)
     t = Transcript(server)
     try:
         t.run(steps)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import signal
 import socket
 import stat
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +25,8 @@ from tests.realserver import RealBeanstalkd, require_beanstalkd
 
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = ["real", "stalksim"]
+NETS = ["tcp", "unix"]
+"""How a server listens: `-l 127.0.0.1 -p PORT`, or `-l unix:PATH`."""
 
 
 @cache
@@ -54,14 +58,63 @@ class StalksimServe(RealBeanstalkd):
         return self
 
 
-def make_server(kind: str, *args: str) -> RealBeanstalkd:
-    """A started server of `kind` ("real" or "stalksim") with beanstalkd options `args`."""
-    if kind == "real":
-        require_beanstalkd()
-        return RealBeanstalkd(*args).start()
-    if kind == "stalksim":
-        return StalksimServe(*args).start()
-    raise ValueError(f"unknown server kind {kind!r}")
+class UnixServer(RealBeanstalkd):
+    """A server binary (beanstalkd, or `stalksim serve` with `binary=launcher()`) listening
+    on `-l unix:PATH`, PATH in a directory of its own; `address` is PATH (as greenstalk takes
+    it), and `connect(server.address)` opens a raw connection."""
+
+    def __init__(self, *args: str, binary: str | None = None) -> None:
+        super().__init__(*args, binary=binary)
+        self.dir = tempfile.mkdtemp(prefix="stalksim-unix-")
+        self.path = os.path.join(self.dir, "beanstalkd.sock")
+
+    @property
+    def address(self) -> str:  # type: ignore[override]
+        return self.path
+
+    def start(self, timeout: float = 10.0) -> UnixServer:
+        self.proc = subprocess.Popen([self.binary, "-l", f"unix:{self.path}", *self.args],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                connect(self.path).close()
+            except OSError:
+                time.sleep(0.005)
+                continue
+            time.sleep(0.05)  # as StalksimServe.start: the probe's close is seen first
+            return self
+        self.stop()
+        raise RuntimeError(f"{self.binary} did not listen on unix:{self.path}")
+
+    def stop(self) -> None:
+        super().stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def connect(address: tuple[str, int] | str, timeout: float = 5.0) -> socket.socket:
+    """A connection to a server's `address`: (host, port), or a unix socket's path."""
+    if not isinstance(address, str):
+        return socket.create_connection(address, timeout=timeout)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(address)
+    except OSError:
+        s.close()
+        raise
+    return s
+
+
+def make_server(kind: str, *args: str, net: str = "tcp") -> RealBeanstalkd:
+    """A started server of `kind` ("real" or "stalksim") with beanstalkd options `args`,
+    listening as `net` says (see NETS)."""
+    if kind not in KINDS or net not in NETS:
+        raise ValueError(f"unknown server kind {kind!r} or net {net!r}")
+    binary = require_beanstalkd() if kind == "real" else launcher()
+    if net == "unix":
+        return UnixServer(*args, binary=binary).start()
+    return RealBeanstalkd(*args).start() if kind == "real" else StalksimServe(*args).start()
 
 
 
@@ -107,7 +160,7 @@ class Transcript:
 
     def sock(self, i: int) -> socket.socket:
         if i not in self.socks:
-            self.socks[i] = socket.create_connection(self.server.address, timeout=5)
+            self.socks[i] = connect(self.server.address)
         return self.socks[i]
 
     def read(self, s: socket.socket, n: int, timeout: float = 5.0) -> bytes:
