@@ -298,10 +298,11 @@ def start_serving(opts: ServeOptions) -> int:
     finds it listening (the kernel queues connections until the loop accepts them)."""
     for text in opts.warnings:
         print(f"stalksim serve: {text}", file=sys.stderr)
-    import signal  # a stop before the event loop takes over is still a clean exit 0
+    import signal  # signals before the event loop takes them over: a stop, or drain mode
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_at_once)
+    signal.signal(signal.SIGUSR1, _drain_later)
     try:
         sock = listen(opts.addr, opts.port)
         if opts.user is not None:
@@ -313,6 +314,14 @@ def start_serving(opts: ServeOptions) -> int:
 
 def _exit_at_once(signum: int, frame: object) -> None:
     raise SystemExit(0)
+
+
+EARLY_DRAIN: list[int] = []
+"""SIGUSR1s that came before the server could take them (it then starts in drain mode)."""
+
+
+def _drain_later(signum: int, frame: object) -> None:
+    EARLY_DRAIN.append(signum)
 
 
 def listen(addr: str, port: str) -> Any:

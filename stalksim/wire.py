@@ -32,6 +32,7 @@ from typing import Any
 
 from stalksim import protocol
 from stalksim.cli import (
+    EARLY_DRAIN,
     MAX_SPEED,
     MIN_SPEED,
     ServeExit,
@@ -355,6 +356,7 @@ async def serve(opts: ServeOptions, start: int = 0, sock: Any = None) -> None:
             raise StartError(e.err, e.code) from None
     srv = WireServer(opts.max_job_size, opts.speed, opts.verbose, bool(opts.trace), start)
     loop.add_signal_handler(signal.SIGUSR1, lambda: setattr(srv.core, "draining", True))
+    srv.core.draining = bool(EARLY_DRAIN)
     binlog = _open_binlog(srv, opts)
     server = await loop.create_server(lambda: Connection(srv), sock=sock, backlog=1024)
     srv.log(f"stalksim serve: listening on {opts.addr}" +
