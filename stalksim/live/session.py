@@ -9,15 +9,27 @@
 Lesson code written for the simulator runs unchanged on a live server: `client()` gives a
 `greenstalk.Client`, `advance(seconds)` sleeps, `now` counts the seconds advanced. The tests use
 it to run every lesson's claims on a real beanstalkd.
+
+`LiveSession(binlog=True)` starts its private beanstalkd with `-b DIR` (a fresh directory), and
+`restart(binlog=...)` crashes it (SIGKILL, by process id) and starts it again on the same port,
+as `Simulation.restart` does in virtual time: lesson 7's cells run on both.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import greenstalk
+
+if TYPE_CHECKING:
+    from stalksim.live import PrivateServer
 
 SETTLE = 0.02
 """Seconds to let the server finish what a wait set off (a TTR release) before reading it."""
@@ -43,14 +55,22 @@ class LiveSession:
     """
 
     def __init__(self, address: tuple[str, int] | greenstalk.Client | None = None, *,
-                 start: bool = True) -> None:
-        from stalksim.live import PrivateServer, connect, start_private
+                 start: bool = True, binlog: bool = False) -> None:
+        from stalksim.live import connect, start_private
 
         if isinstance(address, greenstalk.Client):
             address = address._address  # the server that client talks to
+        if binlog and (address is not None or not start):
+            raise ValueError("binlog=True needs a private server: LiveSession(binlog=True) "
+                             "starts one with -b DIR (a server at an address is not ours to "
+                             "restart)")
         self.server: PrivateServer | None = None
+        #: The private server's binlog directory (`-b DIR`), None without a binlog.
+        self.binlog_dir: str | None = tempfile.mkdtemp(prefix="stalksim-binlog-") if binlog \
+            else None
+        self.restarts = 0
         if address is None and start:
-            self.server = start_private()
+            self.server = _start(None, self.binlog_dir) if binlog else start_private()
             address = self.server.address
         self.address = address
         if address is not None:
@@ -84,6 +104,31 @@ class LiveSession:
         time.sleep(SETTLE)
         self._now += seconds
 
+    def restart(self, binlog: bool = False, lost_ms: float = 0.0) -> None:
+        """The private server crashes (SIGKILL, by its process id) and starts again on the same
+        port, as `Simulation.restart`: every connection drops (a client's next command raises
+        ConnectionError); with `binlog` beanstalkd reads its `-b` directory back (ready,
+        delayed and buried jobs; a reserved job is ready), without it the server starts
+        empty (the old binlog is removed; the new server keeps one again)."""
+        if self.server is None:
+            raise ValueError("restart() needs the private server this session started; a "
+                             "server at an address is not ours to stop")
+        if binlog and self.binlog_dir is None:
+            raise ValueError("restart(binlog=True) needs a LiveSession(binlog=True): this "
+                             "server keeps no binlog")
+        if lost_ms:
+            raise ValueError("a real beanstalkd loses its last writes only when the machine "
+                             "goes down before the fsync (-f MS), not when the process dies; "
+                             "restart(lost_ms=...) runs on the simulator only")
+        port = self.server.port
+        os.kill(self.server.pid, signal.SIGKILL)
+        self.server.proc.wait(timeout=5)
+        if not binlog and self.binlog_dir is not None:
+            shutil.rmtree(self.binlog_dir)
+            os.mkdir(self.binlog_dir)
+        self.server = _start(port, self.binlog_dir)
+        self.restarts += 1
+
     def close(self) -> None:
         """Close every client and stop the private server, if this session started one."""
         for c in self.clients:
@@ -93,9 +138,37 @@ class LiveSession:
                 pass
         if self.server is not None:
             self.server.stop()
+        if self.binlog_dir is not None:
+            shutil.rmtree(self.binlog_dir, ignore_errors=True)
 
     def __enter__(self) -> LiveSession:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _start(port: int | None, binlog_dir: str | None,
+           timeout: float = 10.0) -> PrivateServer:
+    """A private beanstalkd on `port` (None: a free one), with `-b binlog_dir` if given; it is
+    stopped by process id when the interpreter exits, as `start_private`'s are."""
+    from stalksim.live import DEFAULT_HOST, PrivateServer, _answers, _free_port, _private
+
+    path = shutil.which("beanstalkd")
+    if path is None:
+        raise FileNotFoundError("the beanstalkd binary is not on PATH")
+    extra = ["-b", binlog_dir] if binlog_dir is not None else []
+    for _attempt in range(1 if port else 5):  # a free port can be taken before we bind it
+        chosen = port or _free_port()
+        proc = subprocess.Popen([path, "-l", DEFAULT_HOST, "-p", str(chosen), *extra],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = PrivateServer(DEFAULT_HOST, chosen, proc)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None:
+            if _answers(server.address, timeout=0.5):
+                _private.append(server)
+                return server
+            time.sleep(0.01)
+        server.stop()
+    raise RuntimeError(f"beanstalkd ({path}) did not start on {DEFAULT_HOST}:"
+                       f"{port or 'a free port'}")
