@@ -5,7 +5,9 @@ them. `run_lesson(path, backend)` executes every code cell that neither draws (`
 `widgets`) nor needs the simulator's insides (`sim-only`, `exercise`), in order, in one
 namespace, and returns what each printed or evaluated to. On the real leg `stalksim.Simulation`
 is a `stalksim.live.LiveSession` on a fresh beanstalkd, so the very same cells talk to the real
-server; `snapshot()`, which reads the simulator's memory, shows nothing there.
+server; `snapshot()`, which reads the simulator's memory, shows nothing there. A
+`Simulation(binlog=True)` is a `LiveSession(binlog=True)`, whose `restart()` crashes and starts
+its own beanstalkd -b DIR.
 """
 
 from __future__ import annotations
@@ -48,10 +50,16 @@ class RealServers:
     running: list[RealBeanstalkd] = field(default_factory=list)
     sessions: list[LiveSession] = field(default_factory=list)
 
-    def simulation(self, seed: int | None = None, **_: Any) -> LiveSession:
-        server = RealBeanstalkd().start()
-        self.running.append(server)
-        session = LiveSession(server.address, start=False)
+    def simulation(self, seed: int | None = None, binlog: bool | None = None,
+                   **_: Any) -> LiveSession:
+        """`Simulation(binlog=True)` (lesson 7 restarts it): a private beanstalkd with -b DIR
+        that the session itself can crash and start again; otherwise a plain one."""
+        if binlog:
+            session = LiveSession(binlog=True)
+        else:
+            server = RealBeanstalkd().start()
+            self.running.append(server)
+            session = LiveSession(server.address, start=False)
         self.sessions.append(session)
         return session
 
