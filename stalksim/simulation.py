@@ -78,7 +78,7 @@ class Simulation:
 
     def __init__(self, *, seed: int | None = None, max_job_size: int = 65535,
                  trace: bool | int = True, max_wait: float = DEFAULT_MAX_WAIT,
-                 max_events: int = DEFAULT_MAX_EVENTS, binlog: bool = True) -> None:
+                 max_events: int = DEFAULT_MAX_EVENTS, binlog: bool = False) -> None:
         if not isinstance(max_job_size, int) or max_job_size < 0:
             raise ValueError(f"max_job_size must be a whole number of bytes >= 0, "
                              f"not {max_job_size!r}")

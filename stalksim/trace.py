@@ -31,13 +31,16 @@ REDELIVERY_CAUSES = ("ttr-expired", "connection-closed")
 """Causes that take a reserved job away from a worker that did not give it back."""
 CAUSES = (
     "put", *RESERVE_CAUSES, "delete", "release", "bury", "kick", "kick-job", "touch",
-    "delay-matured", *REDELIVERY_CAUSES,
+    "delay-matured", *REDELIVERY_CAUSES, "restored", "lost",
 )
 """Causes of job transitions (events with a job id)."""
 TUBE_EVENTS = ("pause", "pause-ended")
 """Tube events: job 0, empty src/dst, tube set."""
 MARKS = ("crash", "hang", "wake", "not-found", "deadline-soon")
 """Worker marks written by simulated workers: job 0, empty src/dst, actor set."""
+SERVER_EVENTS = ("restart",)
+"""Server events (`Simulation.restart`): job 0, tube, src, dst and actor all empty; the jobs
+that come back follow as `restored`, those that do not as `lost` (to deleted)."""
 
 class TraceError(ValueError):
     """A trace that does not describe a possible sequence of job transitions."""
@@ -90,6 +93,8 @@ def check_event(ev: object) -> RawEvent:
         ok = job == 0 and bool(tube) and src == dst == ""
     elif cause in MARKS:
         ok = src == dst == "" and bool(actor)
+    elif cause in SERVER_EVENTS:
+        ok = job == 0 and tube == src == dst == actor == ""
     else:
         raise TraceError(f"unknown cause {cause!r}: {ev!r}")
     if not ok:

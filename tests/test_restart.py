@@ -25,7 +25,7 @@ def jobs_of(sim: Simulation) -> dict[int, tuple]:
 
 
 def test_restart_with_binlog_brings_jobs_back() -> None:
-    sim = Simulation(seed=1)
+    sim = Simulation(seed=1, binlog=True)
     c = sim.client(use="orders", watch="orders")
     a = c.put("a", priority=5)
     b = c.put("b", delay=100)
@@ -54,7 +54,7 @@ def test_restart_with_binlog_brings_jobs_back() -> None:
 
 
 def test_restart_without_binlog_loses_everything() -> None:
-    sim = Simulation(seed=2)
+    sim = Simulation(seed=2, binlog=True)
     c = sim.client()
     ids = [c.put(f"{i}") for i in range(3)]
     c.reserve()
@@ -72,7 +72,7 @@ def test_restart_without_binlog_loses_everything() -> None:
 def test_lost_window_undoes_the_last_writes() -> None:
     """-f 100: writes of the last 100 ms are lost: a put is gone, a delete undone, a bury
     undone (the job as its earlier write left it), older writes stand."""
-    sim = Simulation(seed=3)
+    sim = Simulation(seed=3, binlog=True)
     c = sim.client()
     old = c.put("old")
     doomed = c.put("deleted late")
@@ -106,7 +106,7 @@ def test_lost_window_undoes_the_last_writes() -> None:
 
 
 def test_lost_ms_checked() -> None:
-    sim = Simulation()
+    sim = Simulation(binlog=True)
     with pytest.raises(ValueError):
         sim.restart(binlog=True, lost_ms=-1)
     with pytest.raises(ValueError, match="keeps"):
@@ -117,7 +117,7 @@ def test_workers_die_with_the_connection_and_the_views_draw() -> None:
     """A worker waiting in reserve, or working, loses its connection: its process ends
     (greenstalk's ConnectionError, no reconnect loop); the simulation goes on; a worker
     started after the restart takes the restored jobs; the views draw the trace."""
-    sim = Simulation(seed=4)
+    sim = Simulation(seed=4, binlog=True)
     p = Producer(interval=1.0, count=10).start(sim)
     w1 = Worker(service=1.5).start(sim)
     w2 = Worker(service=0.5, faults=[Crash(at=100)]).start(sim)
@@ -139,7 +139,7 @@ def test_workers_die_with_the_connection_and_the_views_draw() -> None:
 
 
 def test_process_waiting_in_reserve_gets_connection_error() -> None:
-    sim = Simulation(seed=5)
+    sim = Simulation(seed=5, binlog=True)
     conn = sim.connect("waiter")
     seen = []
 
@@ -157,7 +157,7 @@ def test_process_waiting_in_reserve_gets_connection_error() -> None:
 
 
 def test_other_errors_still_stop_the_simulation() -> None:
-    sim = Simulation()
+    sim = Simulation(binlog=True)
 
     def broken():
         yield sim.timeout(1)
@@ -180,7 +180,7 @@ def test_a_simulation_without_binlog_model() -> None:
 def test_restored_jobs_survive_the_next_restart_too() -> None:
     """Jobs a restart brought back are on disk: a second restart, even with a window, keeps
     them (a buried job counts one more bury each time, as beanstalkd's does)."""
-    sim = Simulation(seed=6)
+    sim = Simulation(seed=6, binlog=True)
     c = sim.client()
     a, b = c.put("a"), c.put("b", delay=50)
     c.bury(c.reserve())
@@ -193,3 +193,30 @@ def test_restored_jobs_survive_the_next_restart_too() -> None:
     assert got[b][5] == 50 * 10**9 and sim.server.jobs[a].buries == 3
     c2 = sim.client()
     assert c2.put("c") == b + 1
+
+
+def test_a_restart_trace_is_well_formed() -> None:
+    from stalksim.trace import check_event
+
+    sim = Simulation(seed=7, binlog=True)
+    c = sim.client()
+    kept, gone = c.put("kept"), c.put("gone")
+    sim.advance(1)
+    c.put("in the window")
+    sim.restart(binlog=True, lost_ms=500)
+    raw = sim.trace.raw
+    for ev in raw:
+        check_event(ev)  # restart, restored and lost are declared words of the schema
+    after = raw[next(i for i, ev in enumerate(raw) if ev[5] == "restart"):]
+    assert [(ev[1], ev[5]) for ev in after] == [(0, "restart"), (3, "lost"),
+                                                 (kept, "restored"), (gone, "restored")]
+    assert replay(sim.trace) == {kept: "ready", gone: "ready", 3: "deleted"}
+
+
+def test_the_default_simulation_keeps_no_binlog_as_beanstalkd_without_b() -> None:
+    sim = Simulation()
+    sim.client().put("x")
+    with pytest.raises(ValueError, match="Simulation\\(binlog=True\\)"):
+        sim.restart(binlog=True)
+    sim.restart()  # without one: everything is gone
+    assert sim.client().stats()["current-jobs-ready"] == 0

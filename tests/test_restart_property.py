@@ -45,7 +45,7 @@ def run(program: list[tuple], setup: Callable[[Simulation], object] | None = Non
         ) -> tuple[Simulation, set[int], set[int]]:
     """Run `program` (after `setup(sim)`); the simulation, the ids of acknowledged puts and
     of acknowledged deletes."""
-    sim = Simulation(seed=0)
+    sim = Simulation(seed=0, binlog=True)
     if setup is not None:
         setup(sim)
     clients = [sim.client(watch=TUBES) for _ in range(2)]
