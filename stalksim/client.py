@@ -364,9 +364,11 @@ class ProcessClient(SimClient):
         if not _is_timeout(timeout):
             raise TypeError("timeout must be None or an int of seconds")
         self._idle("reserve")
+        ev = self._sim.env.event()
+        if self._session.closed:  # the server went away (a restart): as greenstalk on EOF
+            return ev.fail(ConnectionError("Unexpected EOF"))
         if not self._ready():
             raise RuntimeError(f"{self.name}: the connection is still busy with a command")
-        ev = self._sim.env.event()
         self._event = ev
         try:
             job = self._call("reserve", timeout)

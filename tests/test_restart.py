@@ -220,3 +220,22 @@ def test_the_default_simulation_keeps_no_binlog_as_beanstalkd_without_b() -> Non
         sim.restart(binlog=True)
     sim.restart()  # without one: everything is gone
     assert sim.client().stats()["current-jobs-ready"] == 0
+
+
+def test_a_process_reserving_after_a_restart_gets_connection_error() -> None:
+    sim = Simulation(binlog=True)
+    conn = sim.connect("late")
+    seen: list[str] = []
+
+    def late_reserver():
+        yield sim.timeout(2)
+        try:
+            yield conn.reserve()
+        except ConnectionError as e:
+            seen.append(str(e))
+
+    sim.process(late_reserver())
+    sim.advance(1)
+    sim.restart(binlog=True)
+    sim.advance(2)
+    assert seen == ["Unexpected EOF"]
