@@ -22,10 +22,11 @@ from stalksim.exercises._sandbox import LearnerError, RunawayCode, describe
 __all__ = ["Crash", "Exercise", "Feedback", "ServiceDown", "check", "exercise",
            "list_exercises", "show", "solution"]
 
-_MODULES = ("ordering", "consumers", "retries", "capacity", "live")
+_MODULES = ("ordering", "consumers", "retries", "capacity", "live", "durability")
 LESSONS = {1: "Jobs and tubes", 2: "Priorities",
            3: "Reserve/delete and what happens when a consumer dies",
-           4: "Delays, burying and kicking, pausing", 5: "Many workers", 6: "Going live"}
+           4: "Delays, burying and kicking, pausing", 5: "Many workers", 6: "Going live",
+           7: "When the server restarts"}
 
 
 def _load() -> dict[str, Exercise]:
