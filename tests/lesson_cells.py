@@ -6,8 +6,8 @@ them. `run_lesson(path, backend)` executes every code cell that neither draws (`
 namespace, and returns what each printed or evaluated to. On the real leg `stalksim.Simulation`
 is a `stalksim.live.LiveSession` on a fresh beanstalkd, so the very same cells talk to the real
 server; `snapshot()`, which reads the simulator's memory, shows nothing there. A
-`Simulation(binlog=True)` is a `LiveSession(binlog=True)`, whose `restart()` crashes and starts
-its own beanstalkd -b DIR.
+`Simulation(binlog=...)` is a `LiveSession(binlog=...)`, whose `restart()` crashes and starts
+its own beanstalkd (with -b DIR for binlog=True).
 """
 
 from __future__ import annotations
@@ -52,10 +52,11 @@ class RealServers:
 
     def simulation(self, seed: int | None = None, binlog: bool | None = None,
                    **_: Any) -> LiveSession:
-        """`Simulation(binlog=True)` (lesson 7 restarts it): a private beanstalkd with -b DIR
-        that the session itself can crash and start again; otherwise a plain one."""
-        if binlog:
-            session = LiveSession(binlog=True)
+        """`Simulation(binlog=...)` named (lesson 7 restarts it): a private beanstalkd, with
+        -b DIR if binlog=True, that the session itself can crash and start again; without
+        the argument a plain one."""
+        if binlog is not None:
+            session = LiveSession(binlog=binlog)
         else:
             server = RealBeanstalkd().start()
             self.running.append(server)
