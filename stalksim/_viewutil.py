@@ -49,7 +49,13 @@ MARKS: dict[str, dict[str, Any]] = {
                   "label": "not-found (job no longer ours)"},
     "deadline-soon": {"marker": "$!$", "color": OKABE_ITO["orange"], "ms": 10,
                       "label": "deadline-soon"},
+    "lost": {"marker": "$\\emptyset$", "color": OKABE_ITO["vermillion"], "ms": 12,
+             "label": "lost in a restart"},
 }
+# A server restart (`Simulation.restart`): a dashed line across the whole plot, in the crash's
+# vermillion (the server crashed), so what came back and what was lost line up with it.
+RESTART = {"color": OKABE_ITO["vermillion"], "linestyle": (0, (6, 3)), "linewidth": 1.8,
+           "label": "server restart"}
 # A hold while its worker is hung: the job is still reserved, but no work is being done, so the
 # reserved blue turns into a light, hatched box (outlined in the reserved blue).
 HUNG = {"facecolor": "#DCE9F5", "hatch": "////", "color": STATE_COLOURS["reserved"],
@@ -155,6 +161,16 @@ def handles(states: Iterable[str], marks: Iterable[str] = ()) -> list[Any]:
         out.append(Line2D([], [], linestyle="none", mec="black",
                           mew=spec.pop("mew", 0.6), **spec))
     return out
+
+
+def restart_lines(ax: Axes, raw: Iterable[RawEvent], end: float) -> Line2D | None:
+    """A dashed line at each server restart up to `end`; its legend entry (None if none)."""
+    times = [t / NS for t, _j, _tube, _s, _d, cause, _a in raw if cause == "restart"]
+    times = [t for t in times if t <= end]
+    for t in times:
+        ax.axvline(t, zorder=5, gid="restart", **{k: v for k, v in RESTART.items()
+                                                  if k != "label"})
+    return Line2D([], [], **RESTART) if times else None
 
 
 def legend(ax: Axes, items: list[Any], title: str | None = None) -> None:

@@ -113,9 +113,10 @@ def job_timeline(trace: AnyTrace, *, jobs: Iterable[int] | None = None,
 
     hi = round(end * NS)
     events: dict[str, tuple[list[float], list[int]]] = {
-        k: ([], []) for k in (*REDELIVERY_CAUSES, "deleted")}
+        k: ([], []) for k in (*REDELIVERY_CAUSES, "lost", "deleted")}
     for t, job, _tube, _src, dst, cause, _actor in tr.raw:
-        kind = cause if cause in REDELIVERY_CAUSES else "deleted" if dst == "deleted" else ""
+        kind = (cause if cause in REDELIVERY_CAUSES or cause == "lost"
+                else "deleted" if dst == "deleted" else "")
         if kind and t <= hi and job in row:
             xs, ys = events[kind]
             xs.append(t / NS)
@@ -137,7 +138,8 @@ def job_timeline(trace: AnyTrace, *, jobs: Iterable[int] | None = None,
     items = vu.handles(present, [*marks, *shown])
     if stuck is not None:
         items.insert(len(present), vu.hung_handle())
-    vu.legend(ax, items, title="job state")
+    restart = vu.restart_lines(ax, tr.raw, end)
+    vu.legend(ax, [*items, *([restart] if restart else [])], title="job state")
     return fig
 
 
@@ -198,8 +200,9 @@ def tube_depth(trace: AnyTrace, *, tubes: Iterable[str] | None = None,
         a.set_xlabel("")
     extra = [Patch(facecolor="none", edgecolor="#555555", hatch="//", label="paused")] if any(
         pauses.get(n) for n in names) else []
+    restart = [line for a in axes if (line := vu.restart_lines(a, tr.raw, end))][:1]
     axes[0].set_title(_title(tr, "Tube depth"), loc="left")
-    vu.legend(axes[0], [*vu.handles(STATES), *extra], title="jobs by state")
+    vu.legend(axes[0], [*vu.handles(STATES), *extra, *restart], title="jobs by state")
     return fig
 
 
@@ -276,7 +279,8 @@ def worker_swimlanes(trace: AnyTrace, *, ax: Axes | None = None) -> Figure:
     items = vu.handles(states, [*(["deleted"] if done else []), *shown])
     if hung is not None:
         items.insert(len(states), vu.hung_handle())
-    vu.legend(ax, [*items, *arrows], title="where the jobs are")
+    restart = vu.restart_lines(ax, tr.raw, end)
+    vu.legend(ax, [*items, *arrows, *([restart] if restart else [])], title="where the jobs are")
     return fig
 
 

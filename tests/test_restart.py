@@ -239,3 +239,26 @@ def test_a_process_reserving_after_a_restart_gets_connection_error() -> None:
     sim.restart(binlog=True)
     sim.advance(2)
     assert seen == ["Unexpected EOF"]
+
+
+def test_the_views_show_the_restart_and_what_was_lost() -> None:
+    sim = Simulation(seed=8, binlog=True)
+    c = sim.client()
+    for n in range(4):
+        c.put(f"job {n}")
+    c.delete(c.reserve())
+    sim.advance(2)
+    c.put("late")
+    sim.advance(0.1)
+    sim.restart(binlog=True, lost_ms=500)  # "late" was put 0.1 s before: lost
+    sim.advance(1)
+    for fig in (views.job_timeline(sim.trace), views.worker_swimlanes(sim.trace),
+                views.tube_depth(sim.trace)):
+        ax = fig.axes[0]
+        lines = [a for a in ax.lines if a.get_gid() == "restart"]
+        assert [line.get_xdata()[0] for line in lines] == [pytest.approx(2.1)]
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert "server restart" in labels
+    timeline = views.job_timeline(sim.trace).axes[0]
+    lost = [a for a in timeline.lines if a.get_gid() == "lost"]
+    assert len(lost) == 1 and list(lost[0].get_xdata()) == [pytest.approx(2.1)]
