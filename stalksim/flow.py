@@ -47,11 +47,25 @@ class JobBook:
 
     @classmethod
     def attach(cls, sim: Simulation) -> JobBook:
-        """A book that records every later put, release and bury in `sim`."""
-        book, server = cls(), sim.server
-        for job in server.jobs.values():
-            book.ttr[job.id], book.known[job.id] = job.ttr, job.pri
+        """A book that records every later put, release and bury in `sim` (across restarts:
+        the new server is wrapped too, and the jobs it restored are read as they stand)."""
+        book = cls()
         book.since = len(sim.trace.raw) if sim.trace is not None else 0
+        book._wrap(sim.server)
+        restart = sim.restart
+
+        def restart_wrapped(*args: Any, **kw: Any) -> None:
+            restart(*args, **kw)
+            book._wrap(sim.server)
+
+        sim.restart = restart_wrapped  # type: ignore[method-assign]
+        return book
+
+    def _wrap(self, server: Any) -> None:
+        book = self
+        for job in server.jobs.values():
+            book.ttr.setdefault(job.id, job.ttr)
+            book.known.setdefault(job.id, job.pri)
         put_body, release, bury = server.put_body, server.release, server.bury
 
         def put_wrapped(c: Any, now: int, id: int, pri: int, delay: int, ttr: int, body: bytes,
@@ -69,7 +83,6 @@ class JobBook:
             book.pris.setdefault(id, []).append(pri)
 
         server.put_body, server.release, server.bury = put_wrapped, release_wrapped, bury_wrapped
-        return book
 
 
 # ---- the layout ------------------------------------------------------------------------------
@@ -102,6 +115,9 @@ def _step_words(cause: str, ref: str, actor: str, tube: str, dst: str, again: bo
         "delay-matured": (f"{its} delay is over", "it is ready"),
         "ttr-expired": (f"{its} TTR expired while {actor} held it", "it is ready again"),
         "connection-closed": (f"{actor}'s connection closed", f"{ref} is ready again at once"),
+        "restored": (f"the restarted server reads {ref} back from its binlog",
+                     f"it is {dst}"),
+        "lost": (f"{ref} did not survive the restart", "gone (not in the binlog)"),
     }.get(cause, (ref, cause))
 
 

@@ -252,3 +252,21 @@ def update() -> None:
 
 if __name__ == "__main__" and "--update" in sys.argv:
     update()
+
+
+def test_a_restart_keeps_the_book_and_is_told() -> None:
+    sim = Simulation(seed=8, binlog=True)
+    book = stalksim.flow.JobBook.attach(sim)
+    c = sim.client()
+    kept = c.put("kept", ttr=7)
+    sim.advance(2)
+    late = c.put("late")
+    sim.advance(0.1)
+    sim.restart(binlog=True, lost_ms=500)
+    after = sim.client().put("after", ttr=9)  # on the new server: still in the book
+    sim.advance(1)
+    assert book.ttr[kept] == 7 and book.ttr[after] == 9
+    text = next(c["text"] for c in captions(layout(sim.trace, book))
+                if c["t"] == pytest.approx(2.1))
+    assert f"job {late} did not survive the restart" in text
+    assert f"reads job {kept} back from its binlog: it is ready" in text
