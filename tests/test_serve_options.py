@@ -3,11 +3,17 @@ the same outcome (still running, or the exit status) and the same messages on st
 
 from __future__ import annotations
 
+import os
+import pwd
 import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from stalksim.cli import ServeExit, parse_serve_args
+from tests.realserver import free_port as free_port_number
 from tests.realserver import require_beanstalkd
 from tests.wireserver import launcher
 
@@ -90,3 +96,59 @@ def test_speed_and_trace_options() -> None:
     assert (o.speed, o.trace, o.trace_max) == (1e4, "t.jsonl", 100)
     with pytest.raises(ServeExit):
         parse_serve_args(["--trace-max", "0"])
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("user", ["no-such-user", ""])
+def test_unknown_user_exits_33_as_beanstalkd(user: str) -> None:
+    code, messages, _ = real_outcome(["-u", user])
+    r = run_serve("-p", "0", "-u", user)
+    ours = [_message(ln) for ln in r.stderr.splitlines()]
+    assert code == r.returncode == 33 and len(messages) == len(ours) == 1, (messages, ours)
+    assert messages[0].endswith(": " + ours[0])  # after beanstalkd's "main.c:22 in su"
+
+
+def _uid_of_server(argv: list[str]) -> tuple[int, int]:
+    """(uid, gid) of a server started with `argv`, read from /proc once it listens."""
+    proc = subprocess.Popen([*argv, "-l", "127.0.0.1", "-p", str(free_port_number())],
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            ids = {ln.split(":")[0]: int(ln.split()[1]) for ln in status.splitlines()
+                   if ln.startswith(("Uid:", "Gid:"))}
+            if ids["Uid"] != os.getuid() or time.monotonic() > deadline:
+                return ids["Uid"], ids["Gid"]
+            time.sleep(0.01)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.real
+@pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")
+def test_u_becomes_the_user_and_its_group_as_beanstalkd() -> None:
+    nobody = pwd.getpwnam("nobody")
+    real = _uid_of_server([require_beanstalkd(), "-u", "nobody"])
+    ours = _uid_of_server([launcher(), "-u", "nobody"])
+    assert ours == real == (nobody.pw_uid, nobody.pw_gid)
+
+
+def test_b_is_refused_in_one_line_without_stalksim_durable(monkeypatch, capsys) -> None:
+    from stalksim import wire
+
+    monkeypatch.setitem(sys.modules, "stalksim.durable", None)  # import raises ImportError
+    opts = parse_serve_args(["-b", "/nonexistent", "-p", "0"])
+    assert wire.run(opts) == 5
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "-b /nonexistent" in err
+
+
+def test_binlog_options_are_read_for_b() -> None:
+    o = parse_serve_args(["-b", "d", "-s", "8192", "-f10"])
+    assert (o.binlog, o.binlog_size, o.fsync_ms, o.warnings) == ("d", 8192, 10, [])
+    assert parse_serve_args(["-bd", "-F"]).fsync_ms is None
+    assert parse_serve_args([]).fsync_ms == 50
+    o = parse_serve_args(["-F", "-s", "1"])  # no -b: said, not silently ignored
+    assert o.warnings == ["-F -s: no effect without -b DIR (no binlog)"]
