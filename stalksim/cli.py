@@ -262,6 +262,9 @@ def parse_serve_args(argv: Sequence[str]) -> ServeOptions:
         raise ServeExit(111, "-l '': getaddrinfo(): Name or service not known")
     if o.addr == "unix:":  # beanstalkd binds "" (an unreachable autobound name) and serves it
         raise ServeExit(111, "-l unix: needs a path (unix:PATH)")
+    if o.binlog is not None and o.speed != 1:
+        raise ServeExit(5, f"-b with --speed {o.speed:g}: a binlog's times are the wall "
+                           "clock's; run it at --speed 1")
     if o.binlog is None and wal_flags:
         o.warnings.append(f"{' '.join(wal_flags)}: no effect without -b DIR (no binlog)")
     return o

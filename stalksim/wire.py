@@ -94,6 +94,7 @@ class WireServer:
         self._timer_due: int | None = None
         self._watch: asyncio.TimerHandle | None = None
         self._trim: asyncio.TimerHandle | None = None
+        self.binlog_said = 0  # how many of the binlog's warnings were printed
 
     def log(self, text: str) -> None:
         if self.verbose:
@@ -377,7 +378,7 @@ async def serve(opts: ServeOptions, start: int = 0, sock: Any = None) -> None:
                 writer = TraceFile(opts.trace, meta, opts.trace_max)
             except OSError as e:
                 raise StartError(f"--trace {opts.trace}: {e.strerror or e}", 1) from None
-        flusher = asyncio.create_task(_flush_trace(srv, writer))
+        flusher = asyncio.create_task(_housekeeping(srv, writer, binlog))
         try:
             await stop.wait()
         finally:
@@ -388,6 +389,7 @@ async def serve(opts: ServeOptions, start: int = 0, sock: Any = None) -> None:
         srv.stop()
         if binlog is not None:
             binlog.close()
+            _binlog_warnings(srv, binlog)
         if writer is not None:
             _drain_trace(srv, writer)
             writer.close()
@@ -405,14 +407,22 @@ def _open_binlog(srv: WireServer, opts: ServeOptions) -> Any:
     except ImportError:
         raise StartError(f"-b {opts.binlog}: this stalksim cannot write a binlog yet "
                          "(stalksim.durable is missing); run without -b", 5) from None
+    core = srv.core  # the binlog's times are the wall clock's at the core's `now`
+    now_ns = time.time_ns() - (srv.clock.now() - core.now)
     try:
-        binlog = durable.attach(srv.core, opts.binlog, size=opts.binlog_size,
-                                fsync_ms=opts.fsync_ms, now_ns=srv.clock.now())
+        binlog = durable.attach(core, opts.binlog, size=opts.binlog_size,
+                                fsync_ms=opts.fsync_ms, now_ns=now_ns)
     except durable.BinlogError as e:  # beanstalkd exits 10 when it cannot take the directory
         raise StartError(str(e), 10) from None
-    for text in binlog.warnings:
-        print(f"stalksim serve: {text}", file=sys.stderr)
+    _binlog_warnings(srv, binlog)
     return binlog
+
+
+def _binlog_warnings(srv: WireServer, binlog: Any) -> None:
+    """Print what the binlog warned about since last time (the read of DIR, failed writes)."""
+    for text in binlog.warnings[srv.binlog_said:]:
+        print(f"stalksim serve: {text}", file=sys.stderr, flush=True)
+    srv.binlog_said = len(binlog.warnings)
 
 
 def _drain_trace(srv: WireServer, writer: TraceFile) -> None:
@@ -421,10 +431,14 @@ def _drain_trace(srv: WireServer, writer: TraceFile) -> None:
     writer.write(events)
 
 
-async def _flush_trace(srv: WireServer, writer: TraceFile | None) -> None:
-    while writer is not None:
+async def _housekeeping(srv: WireServer, writer: TraceFile | None, binlog: Any) -> None:
+    """Every TRACE_EVERY: write the new trace events, say what the binlog warned about."""
+    while writer is not None or binlog is not None:
         await asyncio.sleep(TRACE_EVERY)
-        _drain_trace(srv, writer)
+        if writer is not None:
+            _drain_trace(srv, writer)
+        if binlog is not None:
+            _binlog_warnings(srv, binlog)
 
 
 def run(opts: ServeOptions, sock: Any = None) -> int:
