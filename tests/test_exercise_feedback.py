@@ -34,7 +34,7 @@ IDS = ex.list_exercises()
 ORDERS = ["l1-tubes", "l2-priority-order", "ex-predict-priorities", "ex-equal-priorities",
           "ex-predict-tubes"]
 CODE = ["ex-survive-crash", "ex-forgot-delete", "l4-backoff", "ex-backoff", "ex-bury-kick",
-        "ex-live-drain"]
+        "ex-live-drain", "l7-idempotent"]
 TTR = {"l5-ttr-choice": capacity.TtrTask("l5-ttr-choice", math.log(4), 0.5),
        "ex-ttr": capacity.TtrTask("ex-ttr", math.log(2), 1.0)}
 #: The lessons' starter cells (notebooks/0*.ipynb, last cell), as answers.
@@ -43,7 +43,9 @@ LESSON_STARTERS: list[tuple[str, Any]] = [
     ("l3-crash-vs-hang", {"crash": None, "hang": None}),
     ("l4-backoff", "def handle(client, job):\n    client.release(job, delay=1)\n"
                    "answer = handle\n"),
-    ("l5-ttr-choice", 3)]
+    ("l5-ttr-choice", 3),
+    ("l7-idempotent", "def handle(client, job, send_email, done):\n    send_email(job.body)\n"
+                      "    client.delete(job)\nanswer = handle\n")]
 
 
 def solution_answer(exercise_id: str) -> Any:
@@ -216,7 +218,7 @@ CASES = cases()
 
 def test_the_guard_sees_many_wrong_answers_for_every_exercise() -> None:
     per = {i: sum(1 for j, _ in CASES if j == i) for i in IDS}
-    assert len(IDS) == 18 and min(per.values()) >= 4, per
+    assert len(IDS) == 19 and min(per.values()) >= 4, per
     assert len(CASES) >= 400
 
 
@@ -306,4 +308,4 @@ def test_every_module_is_loaded_whichever_is_imported_first() -> None:
             "print(len(ex.list_exercises())); ex.check('l1-tubes', ['b', 'c'])")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                          text=True, cwd=stalksim.__path__[0] + "/..").stdout
-    assert out.strip() == "18"
+    assert out.strip() == "19"

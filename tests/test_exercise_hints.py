@@ -15,7 +15,17 @@ import greenstalk
 import pytest
 
 import stalksim.exercises as ex
-from tests.test_exercises import H3, HB, LIVE, POISON, H, learner, live  # noqa: F401
+from tests.test_exercises import (  # noqa: F401 (live: a fixture)
+    H3,
+    H7,
+    HB,
+    LIVE,
+    ONCE_BY_ID,
+    POISON,
+    H,
+    learner,
+    live,
+)
 
 Step = tuple[str, Callable[[Any], Any]]
 
@@ -82,6 +92,8 @@ def sub(old: str, new: str) -> Callable[[str], str]:
 
 
 RELEASE_GROWING = "client.release(job, delay=2 ** n)"
+SEND_ONCE = (H7 + "    if job.body not in done:\n        send_email(job.body)\n"
+             "        done.add(job.body)\n    client.delete(job)\nanswer = handle\n")
 CHAINS: dict[str, list[tuple[Any, list[Step]]]] = {
     "l1-tubes": [(["a", "b", "c"], [("ignores `default`", drop("a"))]),
                  (["c", "b"], [("which of the two was put first", by(L1))]),
@@ -165,6 +177,19 @@ CHAINS: dict[str, list[tuple[Any, list[Step]]]] = {
            sub("client.kick(10)", "client.use('orders')\n    client.kick(10)"))]),
         ("def recover(client):\n    client.use('orders')\n    client.kick(1)\nanswer = recover\n",
          [("kick(3), or a bigger bound", sub("kick(1)", "kick(3)"))])],
+    "l7-idempotent": [  # the instructions: send each email once; done outlives the server
+        (ex.exercise("l7-idempotent").starter,
+         [("look whether `job.body` is in `done` already", lambda c: SEND_ONCE)]),
+        (H7 + "    if job.body not in done:\n        send_email(job.body)\n"
+         "    client.delete(job)\nanswer = handle\n",
+         [("after sending add `job.body` to `done`",
+           sub("send_email(job.body)\n", "send_email(job.body)\n        done.add(job.body)\n"))]),
+        (ONCE_BY_ID, [("Key `done` on what the job is about: its body",
+                       sub("job.id", "job.body"))]),
+        (H7 + "    if job.body in done:\n        return\n    send_email(job.body)\n"
+         "    done.add(job.body)\n    client.delete(job)\nanswer = handle\n",
+         [("delete the job in every case", sub("        return\n", "        client.delete(job)\n"
+                                                                "        return\n"))])],
     "ex-live-drain": [
         (ex.exercise("ex-live-drain").starter,
          [("append job.body for each job you reserve",
@@ -277,4 +302,4 @@ def test_live_hints_lead_to_a_right_answer(request: pytest.FixtureRequest) -> No
 
 def test_every_exercise_has_its_hints_followed() -> None:
     covered = set(CHAINS) | set(TTRS) | {"ex-size-workers", "l6-live"}
-    assert covered == set(ex.list_exercises()) and len(covered) == 18
+    assert covered == set(ex.list_exercises()) and len(covered) == 19

@@ -62,6 +62,9 @@ def test_solution_passes(exercise_id: str, request: pytest.FixtureRequest) -> No
 H = "def handle(client, job):\n"
 H3 = "def handle(client, job, work):\n"
 HB = "from stalksim.exercises import ServiceDown\n\ndef handle(client, job, call_service):\n"
+H7 = "def handle(client, job, send_email, done):\n"
+ONCE_BY_ID = (H7 + "    if job.id not in done:\n        send_email(job.body)\n"
+              "        done.add(job.id)\n    client.delete(job)\nanswer = handle\n")
 POISON = ('    if job.body != "fail":\n        client.delete(job)\n        return\n'
           '    n = client.stats_job(job)["releases"]\n')
 # exercise -> [(answer, or code defining `answer`; words the hint must contain)]
@@ -137,6 +140,15 @@ WRONG: dict[str, list[tuple[Any, str]]] = {
     "l6-live": [("import stalksim\nanswer = stalksim.Simulation().client()\n",
                  "that's still the simulator: change sim.client() to greenstalk.Client"),
                 ("answer = ('127.0.0.1', 11300)\n", "greenstalk.Client((host, port))")],
+    "l7-idempotent": [
+        (ex.exercise("l7-idempotent").starter, "look whether `job.body` is in `done`"),
+        (H7 + "    if job.body not in done:\n        send_email(job.body)\n"
+         "    client.delete(job)\nanswer = handle\n", "add `job.body` to `done`"),
+        (ONCE_BY_ID, "the job id is no lasting key"),
+        (H7 + "    if job.body in done:\n        return\n    send_email(job.body)\n"
+         "    done.add(job.body)\n    client.delete(job)\nanswer = handle\n",
+         "delete the job in every case"),
+        (H7 + "    client.delete(job)\nanswer = handle\n", "send every email")],
     "ex-live-drain": [
         (ex.exercise("ex-live-drain").starter, "append job.body"),
         ("import greenstalk\ndef drain(client):\n    out = []\n    while True:\n        try:\n"
