@@ -136,9 +136,11 @@ def test_u_becomes_the_user_and_its_group_as_beanstalkd() -> None:
 
 
 def test_b_is_refused_in_one_line_without_stalksim_durable(monkeypatch, capsys) -> None:
+    import stalksim
     from stalksim import wire
 
     monkeypatch.setitem(sys.modules, "stalksim.durable", None)  # import raises ImportError
+    monkeypatch.delattr(stalksim, "durable", raising=False)
     opts = parse_serve_args(["-b", "/nonexistent", "-p", "0"])
     assert wire.run(opts) == 5
     err = capsys.readouterr().err
