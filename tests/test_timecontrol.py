@@ -4,7 +4,6 @@ drawn, a cursor of its own colour, two traces on one clock; widget PNGs at >= 10
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 
@@ -135,13 +134,14 @@ def test_two_traces_share_one_clock_and_show_both_states(both):
         TimeControl([both[0], both[0], both[1]])
 
 
-def test_a_move_redraws_fast_and_the_png_records_its_dpi(tc):
-    costs = []
-    for i in range(20):
-        start = time.perf_counter()
+def test_a_move_redraws_and_the_png_records_its_dpi(tc):
+    # how fast a move redraws is row 7 of `python -m benchmarks` (not a timed test: shared,
+    # noisy machines); here: every move gives a new picture
+    pictures = set()
+    for i in range(5):
         tc.seek(0.37 * i + 0.1)
-        costs.append(time.perf_counter() - start)
-    assert sorted(costs)[len(costs) // 2] < 0.05
+        pictures.add(tc.figure.image.value)
+    assert len(pictures) == 5
     info = Image.open(io.BytesIO(tc.figure.image.value)).info
     assert min(info["dpi"]) >= 100
     width = Image.open(io.BytesIO(tc.figure.image.value)).size[0]
