@@ -22,14 +22,15 @@ REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("0*.ipynb"))
 TIMES = REPO / "test-artifacts" / "notebook-times.json"
 EXPECTED = ["01-jobs-and-tubes", "02-priorities", "03-reserve-delete-and-dying-consumers",
-            "04-delays-bury-kick-pause", "05-many-workers", "06-going-live"]
+            "04-delays-bury-kick-pause", "05-many-workers", "06-going-live",
+            "07-when-the-server-restarts"]
 
 
 def _read(path: Path) -> object:
     return nbformat.read(path, as_version=4)
 
 
-def test_all_six_lessons_exist() -> None:
+def test_all_seven_lessons_exist() -> None:
     assert [p.stem for p in NOTEBOOKS] == EXPECTED
 
 

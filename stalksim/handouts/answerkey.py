@@ -17,7 +17,7 @@ MARGIN = 0.35
 GAP = 0.3
 TOP = 0.75
 """Inches: page margins, the gap between the columns, and the title's band."""
-LINE = 1.18
+LINE = 1.13
 GAP_ROWS = 0.5
 """Line height in font sizes, and the space between two entries in lines."""
 SIZES = (9, 8.5, 8, 7.5, 7, 6.8, 6.6, 6.4, 6.2, 6, 5.8, 5.6, 5.4, 5.2, 5)
@@ -94,7 +94,7 @@ STYLE = {"title": {"weight": "bold"}, "question": {},
 
 
 class _Measure:
-    """Text widths in points from the font's own glyph advances, plus 4% (kerning aside), so
+    """Text widths in points from the font's own glyph advances, plus 7% (kerning and hinting aside), so
     that no line leaves its column."""
 
     _advance: dict[tuple[str, str], float] = {}
@@ -119,7 +119,7 @@ class _Measure:
         return self._advance[key]
 
     def width(self, text: str, style: str) -> float:
-        return 1.04 * self.size * sum(self._char(c, style) for c in text)
+        return 1.06 * self.size * sum(self._char(c, style) for c in text)
 
     def wrap(self, text: str, style: str, width: float, indent: str = "") -> list[str]:
         """Greedy word wrap of each line of `text` to `width` points."""
@@ -137,7 +137,8 @@ class _Measure:
 
 
 def _rows(entry: Entry, number: int, measure: _Measure, width: float) -> list[_Row]:
-    title = f"{number}. {entry.title}  [{entry.id}, lesson {entry.lesson}]"
+    tag = f"[{entry.id}, lesson {entry.lesson}]".replace(" ", "\u00a0")  # never split
+    title = f"{number}. {entry.title}  {tag}"
     parts = [(title, "title", ""), (entry.question, "question", ""),
              (entry.answer, "answer", "    "), ("Why: " + entry.why, "why", "")]
     return [_Row(line, style) for text, style, indent in parts
