@@ -6,4 +6,10 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev beanstalkd chromium
 bash scripts/setup-grading.sh  # nbgrader's own venv, for tests/test_nbgrader.py
 .venv/bin/ruff check .
-exec .venv/bin/python -m pytest -n 4 --timeout 900 "$@"
+.venv/bin/python -m pytest -n 4 --timeout 900 --ignore=tests/upstream "$@"
+# greenstalk's own suite waits a fixed 100 ms for the server it starts and checks timings to
+# 50 ms: it runs on its own, after the rest, as it would in greenstalk's CI
+rc=0
+.venv/bin/python -m pytest -n 0 --timeout 900 tests/upstream "$@" || rc=$?
+[ "$rc" -eq 5 ] && rc=0  # "$@" selected none of them (e.g. -k core)
+exit "$rc"
