@@ -94,7 +94,7 @@ STYLE = {"title": {"weight": "bold"}, "question": {},
 
 
 class _Measure:
-    """Text widths in points from the font's own glyph advances, plus 7% (kerning and hinting aside), so
+    """Text widths in points from the font's own glyph advances, plus 7% (kerning, hinting), so
     that no line leaves its column."""
 
     _advance: dict[tuple[str, str], float] = {}
