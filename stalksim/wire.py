@@ -31,7 +31,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from stalksim import protocol
-from stalksim.cli import (
+from stalksim.core import MAX_TIME, SEC, Server
+from stalksim.serving import (
     EARLY_DRAIN,
     MAX_SPEED,
     MIN_SPEED,
@@ -42,7 +43,6 @@ from stalksim.cli import (
     report,
     start_serving,
 )
-from stalksim.core import MAX_TIME, SEC, Server
 from stalksim.trace import TraceFile
 
 VERSION = "1.12"

@@ -71,12 +71,13 @@ def test_simulation_is_exported_and_loaded_on_first_use():
 
 def test_the_serve_entry_point_imports_only_cheap_modules_before_wire():
     """What `stalksim serve` runs before it imports stalksim.wire (the lean entry point: the
-    package, `__main__`, cli and its option parsing) loads no other stalksim module and none
-    of the costly standard modules, so a server that binds first could listen at once."""
-    new = _loaded("import stalksim.__main__, stalksim.cli\n"
-                  "stalksim.cli.parse_serve_args(['-p', '1', '-V', '--speed', '2'])") - _loaded("")
+    package, `__main__`, cli and serving's option parsing) loads no other stalksim module and
+    none of the costly standard modules, so a server that binds first could listen at once."""
+    new = _loaded("import stalksim.__main__, stalksim.cli, stalksim.serving\n"
+                  "stalksim.serving.parse_serve_args(['-p', '1', '-V', '--speed', '2'])"
+                  ) - _loaded("")
     assert sorted(m for m in new if m.startswith("stalksim")) == [
-        "stalksim", "stalksim.__main__", "stalksim.cli"]
+        "stalksim", "stalksim.__main__", "stalksim.cli", "stalksim.serving"]
     assert _prefixed(new, ("typing", "dataclasses", "inspect", "argparse", "asyncio", "json",
                            "greenstalk", *HEAVY)) == []
 
@@ -223,7 +224,7 @@ def cycles(g: dict[str, set[str]]) -> list[list[str]]:
 def test_the_graph_sees_lazy_imports_and_skips_type_checking():
     g = graph()
     assert "stalksim.scenarios" in g["stalksim.cli"]  # imported inside _list and _run
-    assert "stalksim.wire" not in g["stalksim.cli"]  # importlib.import_module: not a statement
+    assert "stalksim.wire" not in g["stalksim.serving"]  # importlib.import_module: no statement
     assert "stalksim.simulation" not in g["stalksim"]  # a package's own submodule
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
@@ -235,10 +236,10 @@ def test_no_import_circles():
 
 
 def test_serve_speed_bounds_are_the_options_own():
-    """cli defines the --speed bounds (so it need not import wire); wire's Clock uses them."""
-    from stalksim import cli, wire
+    """serving defines the --speed bounds (so it need not import wire); wire's Clock uses them."""
+    from stalksim import serving, wire
 
-    assert (wire.MIN_SPEED, wire.MAX_SPEED) == (cli.MIN_SPEED, cli.MAX_SPEED)
+    assert (wire.MIN_SPEED, wire.MAX_SPEED) == (serving.MIN_SPEED, serving.MAX_SPEED)
 
 
 def test_widgets_export_every_name_lazily():

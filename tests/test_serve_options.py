@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from stalksim.cli import ServeExit, parse_serve_args
+from stalksim.serving import ServeExit, parse_serve_args
 from tests.realserver import free_port as free_port_number
 from tests.realserver import require_beanstalkd
 from tests.wireserver import launcher

@@ -68,7 +68,7 @@ def test_clock_speeds(speed: float) -> None:
 
 SERVE_NEAR_LIMIT = """
 import asyncio, sys
-from stalksim.cli import parse_serve_args
+from stalksim.serving import parse_serve_args
 from stalksim.core import MAX_TIME, SEC
 from stalksim.wire import StartError, serve
 try:
