@@ -100,6 +100,14 @@ class Binlog:
         except (OSError, KeyError, ValueError) as e:
             self.warnings.append(f"binlog: job {job_id} {cause}: {e}")
 
+    def binlog_stats(self) -> tuple[int, int, int, int, int]:
+        """stats' binlog-oldest-index, -current-index, -records-migrated, -records-written
+        and -max-size, as beanstalkd counts them."""
+        w = self.writer
+        seqs = w.file_numbers
+        current = w.cur.seq if w.use and w.cur is not None else 0
+        return (seqs[0] if seqs else 0, current, w.migrations, w.records, w.size)
+
     def close(self) -> None:
         """Stop journaling; sync and close the current file (as a clean shutdown would)."""
         if self.server.journal is self:

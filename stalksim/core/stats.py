@@ -65,6 +65,17 @@ def stats_tube(t: Tube, now: int) -> str:
     ))
 
 
+BINLOG_FIELDS = ("binlog-oldest-index", "binlog-current-index", "binlog-records-migrated",
+                 "binlog-records-written", "binlog-max-size")
+NO_BINLOG = (0, 0, 0, 0, 10485760)  # beanstalkd without -b
+
+
+def _binlog(s: State) -> tuple[int, ...]:
+    """The binlog's numbers, from a journal that keeps files (`stalksim.durable.Binlog`)."""
+    numbers = getattr(s.journal, "binlog_stats", None)
+    return tuple(numbers()) if numbers is not None else NO_BINLOG
+
+
 def stats(s: State) -> str:
     info = s.info
     utime, stime = s.rusage()
@@ -87,9 +98,8 @@ def stats(s: State) -> str:
         ("pid", info["pid"]), ("version", '"1.12"'),
         ("rusage-utime", f"{utime:.6f}"), ("rusage-stime", f"{stime:.6f}"),
         ("uptime", seconds(s.now - s.started_at)),
-        ("binlog-oldest-index", 0), ("binlog-current-index", 0),
-        ("binlog-records-migrated", 0), ("binlog-records-written", 0),
-        ("binlog-max-size", 10485760), ("draining", "true" if s.draining else "false"),
+        *zip(BINLOG_FIELDS, _binlog(s), strict=True),
+        ("draining", "true" if s.draining else "false"),
         ("id", info["id"]), ("hostname", info["hostname"]), ("os", info["os"]),
         ("platform", info["platform"]),
     ]
