@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,26 +125,29 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_private(binary: str | None = None, timeout: float = 10.0) -> PrivateServer:
-    """Start a private beanstalkd on a free loopback port; it is stopped (by its process id)
-    when the interpreter exits, or by `.stop()`."""
+def start_private(binary: str | None = None, timeout: float = 10.0, *,
+                  port: int | None = None, args: Sequence[str] = ()) -> PrivateServer:
+    """Start a private beanstalkd on loopback `port` (default: a free one) with extra `args`
+    (e.g. `-b DIR`); it is stopped (by its process id) when the interpreter exits, or by
+    `.stop()`."""
     path = binary or shutil.which("beanstalkd")
     if path is None:
         raise NoServer("The beanstalkd binary is not on PATH. " + HOW_TO_START.format(
             host=DEFAULT_HOST, port=DEFAULT_PORT).split(". ", 1)[1])
-    for _attempt in range(5):  # a port can be taken between choosing and binding it
-        port = _free_port()
-        proc = subprocess.Popen([path, "-l", DEFAULT_HOST, "-p", str(port)],
+    for _attempt in range(1 if port else 5):  # a free port can be taken before we bind it
+        chosen = port or _free_port()
+        proc = subprocess.Popen([path, "-l", DEFAULT_HOST, "-p", str(chosen), *args],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        server = PrivateServer(DEFAULT_HOST, port, proc)
+        server = PrivateServer(DEFAULT_HOST, chosen, proc)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and proc.poll() is None:
             if _answers(server.address, timeout=0.5):
                 _private.append(server)
                 return server
-            time.sleep(0.02)
+            time.sleep(0.01)
         server.stop()
-    raise RuntimeError(f"beanstalkd ({path}) did not start within {timeout:g} s")
+    raise RuntimeError(f"beanstalkd ({path}) did not start on {DEFAULT_HOST}:"
+                       f"{port or 'a free port'} within {timeout:g} s")
 
 
 @atexit.register

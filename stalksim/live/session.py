@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterable
@@ -148,27 +147,8 @@ class LiveSession:
         self.close()
 
 
-def _start(port: int | None, binlog_dir: str | None,
-           timeout: float = 10.0) -> PrivateServer:
-    """A private beanstalkd on `port` (None: a free one), with `-b binlog_dir` if given; it is
-    stopped by process id when the interpreter exits, as `start_private`'s are."""
-    from stalksim.live import DEFAULT_HOST, PrivateServer, _answers, _free_port, _private
+def _start(port: int | None, binlog_dir: str | None) -> PrivateServer:
+    """A private beanstalkd on `port` (None: a free one), with `-b binlog_dir` if given."""
+    from stalksim.live import start_private
 
-    path = shutil.which("beanstalkd")
-    if path is None:
-        raise FileNotFoundError("the beanstalkd binary is not on PATH")
-    extra = ["-b", binlog_dir] if binlog_dir is not None else []
-    for _attempt in range(1 if port else 5):  # a free port can be taken before we bind it
-        chosen = port or _free_port()
-        proc = subprocess.Popen([path, "-l", DEFAULT_HOST, "-p", str(chosen), *extra],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        server = PrivateServer(DEFAULT_HOST, chosen, proc)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and proc.poll() is None:
-            if _answers(server.address, timeout=0.5):
-                _private.append(server)
-                return server
-            time.sleep(0.01)
-        server.stop()
-    raise RuntimeError(f"beanstalkd ({path}) did not start on {DEFAULT_HOST}:"
-                       f"{port or 'a free port'}")
+    return start_private(port=port, args=["-b", binlog_dir] if binlog_dir is not None else [])
