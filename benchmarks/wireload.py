@@ -138,6 +138,21 @@ class Proc:
             return next(int(ln.split()[1]) for ln in f if ln.startswith("VmRSS"))
 
 
+def idle_sockets(address: tuple[str, int], proc: Proc, timeout: float = 10) -> int:
+    """The sockets a serving server holds when idle. It answers one command first: `stalksim
+    serve` listens before its event loop (and the loop's own wake-up socket pair) exists, so a
+    count taken as soon as the port accepts would be short. Then the count must hold still for
+    0.2 s (the command's connection closed)."""
+    stats(address)
+    deadline = time.monotonic() + timeout
+    last, since = proc.sockets(), time.monotonic()
+    while time.monotonic() - since < 0.2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+        if (n := proc.sockets()) != last:
+            last, since = n, time.monotonic()
+    return last
+
+
 def settle(address: tuple[str, int], proc: Proc, sockets: int, timeout: float = 10) -> int:
     """Wait until the server holds at most `sockets` sockets; returns what it holds."""
     deadline = time.monotonic() + timeout

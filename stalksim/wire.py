@@ -402,11 +402,8 @@ def _open_binlog(srv: WireServer, opts: ServeOptions) -> Any:
     warnings printed as beanstalkd prints them. None without -b."""
     if opts.binlog is None:
         return None
-    try:
-        from stalksim import durable
-    except ImportError:
-        raise StartError(f"-b {opts.binlog}: this stalksim cannot write a binlog yet "
-                         "(stalksim.durable is missing); run without -b", 5) from None
+    from stalksim import durable  # only with -b: the binlog is not loaded otherwise
+
     core = srv.core  # the binlog's times are the wall clock's at the core's `now`
     now_ns = time.time_ns() - (srv.clock.now() - core.now)
     try:

@@ -19,7 +19,7 @@ def test_1000_connections_with_hostile_clients(kind: str) -> None:
     server = make_server(kind)
     try:
         proc = W.Proc(server.proc.pid)
-        sockets = proc.sockets()
+        sockets = W.idle_sockets(server.address, proc)
         res = W.run_load(server.address, connections=1000, jobs=5000)
         assert len(res.put_ids) == res.jobs == len(set(res.put_ids))
         assert not [i for i, n in Counter(res.got).items() if n > 1], "a job delivered twice"

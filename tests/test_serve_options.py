@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import pwd
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -133,18 +132,6 @@ def test_u_becomes_the_user_and_its_group_as_beanstalkd() -> None:
     real = _uid_of_server([require_beanstalkd(), "-u", "nobody"])
     ours = _uid_of_server([launcher(), "-u", "nobody"])
     assert ours == real == (nobody.pw_uid, nobody.pw_gid)
-
-
-def test_b_is_refused_in_one_line_without_stalksim_durable(monkeypatch, capsys) -> None:
-    import stalksim
-    from stalksim import wire
-
-    monkeypatch.setitem(sys.modules, "stalksim.durable", None)  # import raises ImportError
-    monkeypatch.delattr(stalksim, "durable", raising=False)
-    opts = parse_serve_args(["-b", "/nonexistent", "-p", "0"])
-    assert wire.run(opts) == 5
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "-b /nonexistent" in err
 
 
 def test_binlog_options_are_read_for_b() -> None:
