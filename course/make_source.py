@@ -32,9 +32,10 @@ ASSIGNMENTS = {
                                                 "ex-explain-trace", "ex-backoff",
                                                 "ex-bury-kick"]),
     "ps3": ("Many workers", ["ex-ttr", "ex-size-workers"]),
+    "ps4": ("When the server restarts", ["l7-idempotent"]),
 }
 POINTS = {"ex-design-tubes": 2, "ex-survive-crash": 2, "ex-forgot-delete": 2,
-          "ex-backoff": 3, "ex-ttr": 2, "ex-size-workers": 2}
+          "ex-backoff": 3, "ex-ttr": 2, "ex-size-workers": 2, "l7-idempotent": 3}
 """Points per exercise (1 unless listed): the ones that need code or a calculation weigh more."""
 
 
