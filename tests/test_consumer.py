@@ -141,4 +141,5 @@ def test_faults_while_blocked_in_reserve_tell_the_same_story_live(
         live_story = [s for s in story(trace) if s[2] == actor]
         sim_story = [s for s in simulated if s[2] == actor]
         assert [s[:3] for s in live_story] == [s[:3] for s in sim_story], actor
-        assert [s[3] for s in live_story] == pytest.approx([s[3] for s in sim_story], abs=0.15)
+        # within 0.4 s (0.2 s real at speed 2): threads start late on a busy machine
+        assert [s[3] for s in live_story] == pytest.approx([s[3] for s in sim_story], abs=0.4)

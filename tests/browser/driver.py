@@ -333,6 +333,12 @@ class NotebookRun:
             self.result.problems.append(
                 f"{self.notebook.name}: the kernel went '{lost}' during run-all (it crashed?)"
             )
+        try:  # the last cell's outputs can arrive a moment before the kernel says idle
+            self.page.wait_for_function(
+                f"() => ({JS_KERNEL_STATE.strip()})().kernel === 'idle'", polling=100,
+                timeout=self.remaining_ms(15))
+        except PlaywrightTimeout:
+            pass  # reported just below
         status = self.page.evaluate(JS_KERNEL_STATE)["kernel"]
         if status != "idle":
             self.result.problems.append(
