@@ -65,28 +65,39 @@ def chromium() -> Iterator[Any]:
         pw.stop()
 
 
+def _guarded_page(context: Any, pattern: str, allowed: Any) -> Any:
+    """A new page of `context` whose requests matching `pattern` go through only when
+    `allowed(url)`; the others fail and are listed in `page.stalk_blocked`, and uncaught page
+    errors in `page.stalk_page_errors`."""
+    blocked: list[str] = []
+    page_errors: list[str] = []
+
+    def route(r: Any) -> None:
+        if allowed(r.request.url):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+
+    context.route(pattern, route)
+    pg = context.new_page()
+    pg.on("pageerror", lambda exc: page_errors.append(str(exc)[:500]))
+    pg.stalk_blocked = blocked
+    pg.stalk_page_errors = page_errors
+    return pg
+
+
 @pytest.fixture
 def page(chromium: Any, jupyterlab: lab.JupyterLab) -> Iterator[Any]:
     """A fresh browser context and page that may reach only the local JupyterLab."""
     # the notebook runs at the width figures are checked at; the layout check resizes later
     width = layout.FIGURE_WIDTH
     context = chromium.new_context(viewport={"width": width, "height": layout.HEIGHTS[width]})
-    blocked: list[str] = []
-    page_errors: list[str] = []
 
-    def only_local(route: Any) -> None:
-        host = urllib.parse.urlparse(route.request.url).hostname
-        if host in ("127.0.0.1", "localhost"):
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
+    def local(url: str) -> bool:
+        return urllib.parse.urlparse(url).hostname in ("127.0.0.1", "localhost")
 
-    context.route("**/*", only_local)
-    pg = context.new_page()
-    pg.on("pageerror", lambda exc: page_errors.append(str(exc)[:500]))
-    pg.stalk_blocked = blocked
-    pg.stalk_page_errors = page_errors
+    pg = _guarded_page(context, "**/*", local)
     try:
         yield pg
     finally:
@@ -99,18 +110,7 @@ def bare_page(chromium: Any) -> Iterator[Any]:
     """A page with no JupyterLab behind it (FlowView's standalone harness); it may reach no
     network at all: requests go to `bare_page.stalk_blocked` and fail."""
     context = chromium.new_context(viewport={"width": 1366, "height": 900})
-    blocked: list[str] = []
-    page_errors: list[str] = []
-
-    def nothing_remote(route: Any) -> None:
-        blocked.append(route.request.url)
-        route.abort()
-
-    context.route("http*://**/*", nothing_remote)
-    pg = context.new_page()
-    pg.on("pageerror", lambda exc: page_errors.append(str(exc)[:500]))
-    pg.stalk_blocked = blocked
-    pg.stalk_page_errors = page_errors
+    pg = _guarded_page(context, "http*://**/*", lambda url: False)
     try:
         yield pg
     finally:
