@@ -139,14 +139,20 @@ def test_writer_writes_beanstalkds_files(tmp_path, seed: int, size: int) -> None
         c = run.client()
         left = mirror(c, w, rng, 160)
         run.stop()
-        names = binlog_files(str(real_d))
-        assert binlog_files(str(mine_d)) == names
-        for name in names:
-            assert masked(str(real_d / name)) == masked(str(mine_d / name)), name
-            COMPARED["records"] += len(records(str(real_d / name)))
-        COMPARED["runs"] += 1
-        COMPARED["files"] += len(names)
+        names = assert_same_files(real_d, mine_d)
     assert len(names) > 1 and left > 0, "the run should rotate and keep jobs"
+
+
+def assert_same_files(real_d, mine_d) -> list[str]:
+    """Both directories hold the same binlog files, byte for byte (times masked); counted."""
+    names = binlog_files(str(real_d))
+    assert binlog_files(str(mine_d)) == names
+    for name in names:
+        assert masked(str(real_d / name)) == masked(str(mine_d / name)), name
+        COMPARED["records"] += len(records(str(real_d / name)))
+    COMPARED["runs"] += 1
+    COMPARED["files"] += len(names)
+    return names
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
@@ -170,13 +176,7 @@ def test_writer_adopts_a_real_binlog_as_beanstalkd_does(tmp_path, seed: int, siz
         assert binlog_files(str(mine_d)) == names  # start-up gc and the new file
         left = mirror(run.client(), w, rng, 120)
         run.stop()
-        names = binlog_files(str(real_d))
-        assert binlog_files(str(mine_d)) == names
-        for name in names:
-            assert masked(str(real_d / name)) == masked(str(mine_d / name)), name
-            COMPARED["records"] += len(records(str(real_d / name)))
-        COMPARED["runs"] += 1
-        COMPARED["files"] += len(names)
+        names = assert_same_files(real_d, mine_d)
     assert left > 0
 
 
