@@ -31,6 +31,7 @@ from stalksim.workers import Producer, Worker, rng_for
 
 MAX_THREADS = 24
 MIN_TTR = 2  # real seconds
+QUEUE_WAIT = 5.0  # real seconds a worker thread may take to block in its first reserve
 
 
 def produce(run: LiveRun, p: Producer) -> None:
@@ -155,14 +156,15 @@ def run_live(name: str, *, speed: float = 5.0, seed: int = 0, until: float | Non
 
 def _start(run: LiveRun, threads: list[threading.Thread], waits_at_once: list[bool]) -> None:
     """Start the threads; each worker that reserves at t=0 is let in only once the previous
-    one is blocked in reserve (bounded), as the simulated workers queue up in start order."""
+    one is blocked in reserve (bounded by QUEUE_WAIT), as the simulated workers queue up in
+    start order; on a busy machine a thread can take a good part of a second to get there."""
     probe = greenstalk.Client(run.address)
     try:
         waiting = probe.stats()["current-waiting"]
         for i, th in enumerate(threads):
             th.start()
             if i < len(waits_at_once) and waits_at_once[i]:
-                deadline = time.monotonic() + 0.5
+                deadline = time.monotonic() + QUEUE_WAIT
                 while probe.stats()["current-waiting"] <= waiting:
                     if time.monotonic() > deadline:
                         break
