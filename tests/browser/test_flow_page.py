@@ -170,17 +170,24 @@ def test_live_run_moves_beside_the_simulated_one(bare_page: Any) -> None:
     require_beanstalkd()
     with RealBeanstalkd() as server:
         tr = live.run_live("crashed-consumer", speed=5, until=10, address=server.address)
-    view = FlowView(run_scenario("crashed-consumer", seed=0, until=10).trace, beside=tr)
+    simulated = run_scenario("crashed-consumer", seed=0, until=10).trace
+    view = FlowView(simulated, beside=tr)
     page = bare_page
     open_view(page, view.data, view.fork_data, view.summary)
     where = """([t, panel]) => {
       const p = document.querySelector('.fv-root').__flow; p.pause(); p.seek(t); p.settle();
       const g = document.querySelector(`svg[data-panel=${panel}] .fv-token[data-job="3"]`);
       return g.dataset.place; }"""
-    for panel in ("base", "fork"):
-        assert page.evaluate(where, [3.3, panel]) == "worker:worker-1", panel
-        assert page.evaluate(where, [4.0, panel]) == "ready:orders", panel
-        assert page.evaluate(where, [5.5, panel]) == "worker:worker-2", panel
+    # sample each panel between its own moves of job 3: a real run's times lag the plan by
+    # how late its threads were scheduled (on a loaded machine, a good part of a second)
+    for panel, trace in (("base", simulated), ("fork", tr)):
+        moves = [(r.cause, r.time) for r in trace if r.job == 3 and r.dst]
+        assert [c for c, _ in moves] == [
+            "put", "reserve", "connection-closed", "reserve", "delete"], panel
+        at = [t for _, t in moves]
+        for i, place in enumerate(("worker:worker-1", "ready:orders", "worker:worker-2"), 1):
+            mid = (at[i] + at[i + 1]) / 2
+            assert page.evaluate(where, [mid, panel]) == place, (panel, mid)
     assert page.locator("svg[data-panel=fork] .fv-title").text_content().startswith(
         "live on a real beanstalkd")
     assert page.locator(".fv-summary").inner_text().startswith("Above, then below: ")
