@@ -53,41 +53,44 @@ class Driver(Protocol):
                  timeout: float | None = None) -> None: ...
 
 
-def _is_id(v: Any) -> bool:
-    return type(v) is int and 0 <= v <= U64
+#: Each kind of argument the fast path takes, as a Python test of `{v}`.
+KINDS: dict[str, str] = {
+    "bytes": "type({v}) is bytes",
+    "u32": "type({v}) is int and 0 <= {v} <= U32",
+    "id": "type({v}) is int and 0 <= {v} <= U64",
+    "tube": "type({v}) is str and name_ok({v})",
+    "timeout": "({v} is None or type({v}) is int and I32_MIN <= {v} <= I32_MAX)",
+}
 
-
-def _is_u32(v: Any) -> bool:
-    return type(v) is int and 0 <= v <= U32
-
-
-def _is_tube(v: Any) -> bool:
-    return type(v) is str and name_ok(v)
-
-
-def _is_timeout(v: Any) -> bool:
-    return v is None or (type(v) is int and I32_MIN <= v <= I32_MAX)
-
-
-#: The fast path's argument rules, in one table: for each client method, the test each of its
-#: core arguments must pass. Arguments that pass mean the same to greenstalk's bytes and to
-#: the core; any other call goes through the bytes.
-ARGS: dict[str, tuple[Callable[[Any], bool], ...]] = {
-    "put": (lambda v: type(v) is bytes, _is_u32, _is_u32, _is_u32),
-    "reserve": (_is_timeout,),
-    "use": (_is_tube,), "watch": (_is_tube,), "ignore": (_is_tube,), "stats_tube": (_is_tube,),
-    "reserve_job": (_is_id,), "delete": (_is_id,), "touch": (_is_id,), "peek": (_is_id,),
-    "kick_job": (_is_id,), "stats_job": (_is_id,),
-    "release": (_is_id, _is_u32, _is_u32), "bury": (_is_id, _is_u32), "kick": (_is_u32,),
-    "pause_tube": (_is_tube, _is_u32),
+#: The fast path's argument rules, in one table: for each core command a client runs, the kind
+#: of each of its arguments (in the core's order). Arguments of these kinds mean the same to
+#: greenstalk's bytes and to the core; any other call goes through the bytes.
+ARGS: dict[str, tuple[str, ...]] = {
+    "put": ("u32", "u32", "u32", "bytes"), "reserve": ("timeout",),
+    "use": ("tube",), "watch": ("tube",), "ignore": ("tube",), "stats_tube": ("tube",),
+    "reserve_job": ("id",), "delete": ("id",), "touch": ("id",), "peek": ("id",),
+    "kick_job": ("id",), "stats_job": ("id",),
+    "release": ("id", "u32", "u32"), "bury": ("id", "u32"), "kick": ("u32",),
+    "pause_tube": ("tube", "u32"),
+    **dict.fromkeys(("peek_ready", "peek_delayed", "peek_buried", "stats", "list_tubes",
+                     "list_tubes_watched", "list_tube_used"), ()),
 }
 
 
-def _plain(method: str, *args: Any) -> bool:
-    for ok, v in zip(ARGS[method], args, strict=True):  # a loop: runs on every fast call
-        if not ok(v):
-            return False
-    return True
+def _rule(kinds: tuple[str, ...]) -> Callable[..., bool]:
+    """One function testing a command's arguments against their kinds, compiled once from
+    KINDS (the fast path runs it on every call: one call, no loop over the table)."""
+    names = [f"a{i}" for i in range(len(kinds))]
+    test = " and ".join(f"({KINDS[k].format(v=n)})" for k, n in zip(kinds, names, strict=True))
+    scope = {"U32": U32, "U64": U64, "I32_MIN": I32_MIN, "I32_MAX": I32_MAX, "name_ok": name_ok}
+    return eval(f"lambda {', '.join(names)}: {test or 'True'}", scope)  # noqa: S307
+
+
+#: ARGS as one checking function per command.
+RULES: dict[str, Callable[..., bool]] = {method: _rule(k) for method, k in ARGS.items()}
+
+#: What `SimClient._run` returns when a call has to go through greenstalk's bytes instead.
+BYTES: Any = object()
 
 
 def _id(job: Any) -> Any:
@@ -114,25 +117,26 @@ def _list_out(client: SimClient, yaml: str) -> list[str]:
 def _command(method: str, core: str | None = None, *, arg: Callable[[Any], Any] | None = None,
              out: Callable[[SimClient, Any], Any] | None = None) -> Callable:
     """greenstalk's `method` (same signature and docs) for a command of one argument (or
-    none): it runs the core's `core` (the same name by default) at command level when
-    `arg(value)` passes the rules in ARGS and the session is in sync, else greenstalk's own
-    code over the pipe. `out` turns the core's value into greenstalk's."""
+    none): the core's `core` (the same name by default) at command level when `arg(value)`
+    passes the rules in ARGS and the session is in sync, else greenstalk's own code over the
+    pipe. `out` turns the core's value into greenstalk's."""
     base = getattr(greenstalk.Client, method)
     name = core or method
     if arg is None:
         @functools.wraps(base)
         def run0(self: SimClient) -> Any:
-            if not self._ready():
+            r = self._run(name)
+            if r is BYTES:
                 return base(self)
-            return self._call(name) if out is None else out(self, self._call(name))
+            return r if out is None else out(self, r)
         return run0
 
     @functools.wraps(base)
     def run(self: SimClient, value: Any) -> Any:
-        v = arg(value)
-        if not self._fast(method, v):
+        r = self._run(name, arg(value))
+        if r is BYTES:
             return base(self, value)
-        return self._call(name, v) if out is None else out(self, self._call(name, v))
+        return r if out is None else out(self, r)
     return run
 
 
@@ -210,22 +214,37 @@ class SimClient(greenstalk.Client):
         return self._session.conn.name
 
     # ---- plumbing ------------------------------------------------------------------------
-    def _fast(self, method: str, *args: Any) -> bool:
-        """Run `method` at command level? Its arguments are plain and the session in sync."""
-        return _plain(method, *args) and not self._sock.closed and self._session.in_sync()
+    _event: simpy.Event | None = None  # a process client's reserve still waiting (see there)
 
-    def _ready(self) -> bool:
-        """For commands without arguments: the session is in sync."""
+    def _in_sync(self) -> bool:
+        """Open, and the session in sync (no reply unread, no command half-sent)."""
         return not self._sock.closed and self._session.in_sync()
 
-    def _call(self, method: str, *args: Any) -> Any:
-        """Run a core command on the session at command level (then settle); the core's error
-        word becomes greenstalk's exception. "reserve" starts a reserve: None if it waits."""
+    def _idle(self, what: str) -> None:
+        """Refuse a command while a reserve waits (only a process client can be there)."""
+
+    def _run(self, method: str, *args: Any) -> Any:
+        """The core's `method` at command level when its arguments pass RULES and the session
+        is in sync (then settle; the core's error word becomes greenstalk's exception); else
+        BYTES, and the caller goes through greenstalk's bytes."""
+        if self._event is not None:
+            self._idle(method)
+        s = self._session
+        if not (RULES[method](*args) and not self._sock.closed and s.in_sync()):
+            return BYTES
         sim = self._sim
         try:
-            if method == "reserve":
-                return self._session.reserve(sim.now_ns(), *args)
-            return self._session.call(method, sim.now_ns(), *args)
+            return s.call(method, sim.now_ns(), *args)
+        except Refused as e:
+            raise exception_for(e.word) from None
+        finally:
+            sim._settle()
+
+    def _start_reserve(self, timeout: int | None) -> Job | None:
+        """Start a reserve at command level (then settle): the job, or None if it waits."""
+        sim = self._sim
+        try:
+            return self._session.reserve(sim.now_ns(), timeout)
         except Refused as e:
             raise exception_for(e.word) from None
         finally:
@@ -256,14 +275,13 @@ class SimClient(greenstalk.Client):
     def put(self, body: Any, priority: int = DEFAULT_PRIORITY, delay: int = DEFAULT_DELAY,
             ttr: int = DEFAULT_TTR) -> int:
         buf = body.encode(self.encoding) if isinstance(body, str) and self.encoding else body
-        if self._fast("put", buf, priority, delay, ttr):
-            return self._call("put", priority, delay, ttr, buf)
-        return super().put(body, priority, delay, ttr)
+        id = self._run("put", priority, delay, ttr, buf)
+        return super().put(body, priority, delay, ttr) if id is BYTES else id
 
     def reserve(self, timeout: int | None = None) -> greenstalk.Job:
-        if not self._fast("reserve", timeout):
+        if not (RULES["reserve"](timeout) and self._in_sync()):
             return super().reserve(timeout)
-        job = self._call("reserve", timeout)
+        job = self._start_reserve(timeout)
         if job is not None:
             return self._job(job)
         what = "reserve()" if timeout is None else f"reserve(timeout={timeout})"
@@ -277,21 +295,15 @@ class SimClient(greenstalk.Client):
 
     def release(self, job: greenstalk.Job, priority: int = DEFAULT_PRIORITY,
                 delay: int = DEFAULT_DELAY) -> None:
-        if self._fast("release", job.id, priority, delay):
-            self._call("release", job.id, priority, delay)
-        else:
+        if self._run("release", job.id, priority, delay) is BYTES:
             super().release(job, priority, delay)
 
     def bury(self, job: greenstalk.Job, priority: int = DEFAULT_PRIORITY) -> None:
-        if self._fast("bury", job.id, priority):
-            self._call("bury", job.id, priority)
-        else:
+        if self._run("bury", job.id, priority) is BYTES:
             super().bury(job, priority)
 
     def pause_tube(self, tube: str, delay: int) -> None:
-        if self._fast("pause_tube", tube, delay):
-            self._call("pause_tube", tube, delay)
-        else:
+        if self._run("pause_tube", tube, delay) is BYTES:
             super().pause_tube(tube, delay)
 
     reserve_job = _command("reserve_job", arg=_as_is, out=_job_out)
@@ -336,17 +348,9 @@ class ProcessClient(SimClient):
             if name in sim._names:
                 raise ValueError(f"a connection named {name!r} already exists in this simulation")
             sim._names.add(name)
-        self._event: simpy.Event | None = None
+        self._event = None
         super().__init__(sim, name=name, **kwargs)
         self._session.owner = self  # Simulation._settle calls _answered
-
-    def _fast(self, method: str, *args: Any) -> bool:
-        self._idle(method)
-        return super()._fast(method, *args)
-
-    def _ready(self) -> bool:
-        self._idle("this command")
-        return super()._ready()
 
     def _idle(self, what: str) -> None:
         if self._event is not None:
@@ -361,17 +365,19 @@ class ProcessClient(SimClient):
     def reserve(self, timeout: int | None = None) -> simpy.Event:  # type: ignore[override]
         """A simpy event whose value is the reserved `greenstalk.Job` (or that fails with
         greenstalk's TimedOutError / DeadlineSoonError)."""
-        if not _is_timeout(timeout):
+        if not RULES["reserve"](timeout):
             raise TypeError("timeout must be None or an int of seconds")
-        self._idle("reserve")
+        if self._event is not None:
+            self._idle("reserve")
         ev = self._sim.env.event()
-        if self._session.closed:  # the server went away (a restart): as greenstalk on EOF
+        s = self._session
+        if s.closed:  # the server went away (a restart): as greenstalk on EOF
             return ev.fail(ConnectionError("Unexpected EOF"))
-        if not self._ready():
+        if self._sock.closed or not s.in_sync():
             raise RuntimeError(f"{self.name}: the connection is still busy with a command")
         self._event = ev
         try:
-            job = self._call("reserve", timeout)
+            job = self._start_reserve(timeout)
         except greenstalk.Error as e:
             self._event = None
             return ev.fail(e)

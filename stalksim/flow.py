@@ -35,8 +35,9 @@ FAULT_KINDS = ("crash", "hang", "slow")
 class JobBook:
     """Each job's TTR and its priority at each put, release and bury, recorded as they happen.
 
-    `JobBook.attach(sim)` wraps the simulated server's put/release/bury of that one Simulation
-    (nothing changes in what they do); jobs already there are read as they stand.
+    `JobBook.attach(sim)` listens to the simulated server's journal (the core tells it every
+    job transition, the job already holding its new values; a binlog model listening there
+    still hears everything); jobs already there are read as they stand.
     """
 
     def __init__(self) -> None:
@@ -48,41 +49,36 @@ class JobBook:
     @classmethod
     def attach(cls, sim: Simulation) -> JobBook:
         """A book that records every later put, release and bury in `sim` (across restarts:
-        the new server is wrapped too, and the jobs it restored are read as they stand)."""
+        the new server is listened to as well, and the jobs it restored are read as they
+        stand)."""
         book = cls()
         book.since = len(sim.trace.raw) if sim.trace is not None else 0
-        book._wrap(sim.server)
+        book._listen(sim.server)
         restart = sim.restart
 
-        def restart_wrapped(*args: Any, **kw: Any) -> None:
+        def restart_listened(*args: Any, **kw: Any) -> None:
             restart(*args, **kw)
-            book._wrap(sim.server)
+            book._listen(sim.server)
 
-        sim.restart = restart_wrapped  # type: ignore[method-assign]
+        sim.restart = restart_listened  # type: ignore[method-assign]
         return book
 
-    def _wrap(self, server: Any) -> None:
-        book = self
+    def _listen(self, server: Any) -> None:
         for job in server.jobs.values():
-            book.ttr.setdefault(job.id, job.ttr)
-            book.known.setdefault(job.id, job.pri)
-        put_body, release, bury = server.put_body, server.release, server.bury
+            self.ttr.setdefault(job.id, job.ttr)
+            self.known.setdefault(job.id, job.pri)
+        before = server.journal
 
-        def put_wrapped(c: Any, now: int, id: int, pri: int, delay: int, ttr: int, body: bytes,
-                        **kw: Any) -> int:
-            out = put_body(c, now, id, pri, delay, ttr, body, **kw)
-            book.ttr[id], book.pris[id] = max(ttr, 1), [pri]
-            return out
+        def journal(state: Any, id: int, cause: str, src: str, dst: str) -> None:
+            if before is not None:
+                before(state, id, cause, src, dst)
+            if cause == "put":
+                job = state.jobs[id]
+                self.ttr[id], self.pris[id] = job.ttr, [job.pri]
+            elif cause in ("release", "bury"):
+                self.pris.setdefault(id, []).append(state.jobs[id].pri)
 
-        def release_wrapped(c: Any, now: int, id: int, pri: int, delay: int) -> None:
-            release(c, now, id, pri, delay)
-            book.pris.setdefault(id, []).append(pri)
-
-        def bury_wrapped(c: Any, now: int, id: int, pri: int) -> None:
-            bury(c, now, id, pri)
-            book.pris.setdefault(id, []).append(pri)
-
-        server.put_body, server.release, server.bury = put_wrapped, release_wrapped, bury_wrapped
+        server.journal = journal
 
 
 # ---- the layout ------------------------------------------------------------------------------

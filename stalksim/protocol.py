@@ -139,7 +139,8 @@ class Session:
     def reserve(self, now: int, timeout: int | None) -> Job | None:
         """`reserve` (timeout None) or `reserve-with-timeout`: the job, or None while the
         connection waits (its answer then comes to `result`); Refused for an error word."""
-        self._now = max(self._now, now)
+        if now > self._now:
+            self._now = now
         if timeout is None:
             job = self.server.reserve(self.conn, self._now)
         else:

@@ -97,6 +97,7 @@ class Simulation:
         self.max_wait = max_wait
         self.max_events = max_events
         self._pending: set[int] = set()  # due times (ns) of scheduled core wake-ups
+        self._first = NEVER  # the soonest of them
         self._names: set[str] = set()
         self._last_t = 0.0
         self._last_ns = 0
@@ -152,11 +153,10 @@ class Simulation:
                 if s.owner is not None:
                     s.owner._answered()
         due = self.server._due
-        if due >= NEVER or due in self._pending:
-            return
-        if self._pending and min(self._pending) <= due:
+        if due >= self._first:  # never, or a wake-up at or before it is pending
             return
         self._pending.add(due)
+        self._first = due
         delay = max(0.0, (due - self.now_ns()) / SEC)
         ev = self.env.timeout(delay, value=due)
         ev.callbacks.append(self._wake)
@@ -164,6 +164,7 @@ class Simulation:
     def _wake(self, ev: simpy.Event) -> None:
         due = ev.value
         self._pending.discard(due)
+        self._first = min(self._pending, default=NEVER)
         now = self.now_ns()
         self.server.advance(due if due > now else now)
         self._settle()

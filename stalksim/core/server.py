@@ -35,6 +35,8 @@ def _name(name: str) -> None:
 class Server(State):
     """A simulated beanstalkd 1.12. Adapters own the clock and the I/O."""
 
+    __slots__ = ()
+
     # ---- put -----------------------------------------------------------------------------
     def put_header(self, c: Conn, now: int, size: int, trailing: bool = False) -> int:
         """The checks on a put line before its body is read (counted in cmd-put). Returns the
@@ -233,7 +235,8 @@ class Server(State):
         t.total_deletes += 1
         job.state = DELETED
         del self.jobs[id]
-        self.emit(id, t.name, src, DELETED, "delete", c.name)
+        if self.trace is not None or self.journal is not None:  # the hot path: no call
+            self.emit(id, t.name, src, DELETED, "delete", c.name)
         self._unref(t)
 
     def release(self, c: Conn, now: int, id: int, pri: int, delay: int) -> None:
