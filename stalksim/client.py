@@ -393,7 +393,7 @@ class ProcessClient(SimClient):
     def _answered(self) -> None:
         """The session got the answer to the reserve this client's event stands for."""
         ev, answer = self._event, self._session.take_result()
-        if ev is None or answer is None:
+        if ev is None or answer is None:  # no event: closed, or the reserve was withdrawn
             return
         self._event = None
         if isinstance(answer, str):

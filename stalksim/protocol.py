@@ -65,9 +65,10 @@ class Sessions:
         possibly answering others in turn) until none is left; the sessions answered."""
         answered = []
         server = self.server
+        by_conn = self.by_conn
         while server.outbox:
             for conn, answer in server.take_answers():
-                s = self.by_conn.get(conn)
+                s = by_conn.get(conn)
                 if s is not None and s.answer(answer):
                     answered.append(s)
         return answered

@@ -164,6 +164,8 @@ class Server(State):
             if c.timer is not None and c.timer[0] <= self.now:  # due at once
                 c.timer = None
                 self._conn_timeout(c)
+        if len(self.outbox) == mark:
+            return None
         # answered at once (a timeout of 0, DEADLINE_SOON): the reply is this command's own
         for i in range(mark, len(self.outbox)):
             if self.outbox[i][0] is c:
