@@ -140,6 +140,19 @@ Steps = Generator[Step, Any, Any]
 _BURY = object()
 
 
+def drive(steps: Steps,
+          do: Callable[[Step], Generator[Any, Any, Any]]) -> Generator[Any, Any, None]:
+    """Carry out a consumer's steps: `do(step)` is a generator of the driver's own events (simpy
+    events, or none for a real-time driver) that returns the step's answer, sent back in."""
+    answer = None
+    while True:
+        try:
+            step = steps.send(answer)
+        except StopIteration:
+            return
+        answer = yield from do(step)
+
+
 class Consumer:
     """The consumer loop: reserve, work for `service_time(job)`, then `finish` the job
     (delete it; a failing PoisonJob is released with back-off or buried).

@@ -40,8 +40,8 @@ from stalksim.consumer import (
     Reserve,
     Reserves,
     Step,
-    Steps,
     Wait,
+    drive,
 )
 
 if TYPE_CHECKING:
@@ -249,19 +249,9 @@ class Worker(Consumer):
     # -- the driver ---------------------------------------------------------------------
     def _main(self) -> Any:
         try:
-            yield from self._drive(self.run(lambda: self.sim.now))
+            yield from drive(self.run(lambda: self.sim.now), self._do)  # in virtual time
         except _Crashed:
             pass
-
-    def _drive(self, steps: Steps) -> Any:
-        """Carry out the consumer's steps in virtual time, sending back each answer."""
-        answer = None
-        while True:
-            try:
-                step = steps.send(answer)
-            except StopIteration:
-                return
-            answer = yield from self._do(step)
 
     def _do(self, step: Step) -> Any:
         sim, conn = self.sim, self.conn
@@ -322,7 +312,7 @@ class Worker(Consumer):
                 return (yield ev)
             except simpy.Interrupt as i:
                 ev.defused = True  # a hung worker does not read its socket
-                yield from self._drive(self.suffer(i.cause))
+                yield from drive(self.suffer(i.cause), self._do)
 
 
 class SlowWorker(Worker):

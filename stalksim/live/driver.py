@@ -17,6 +17,7 @@ import copy
 import math
 import socket
 import threading
+from collections.abc import Generator
 from typing import Any
 
 import greenstalk
@@ -32,6 +33,7 @@ from stalksim.consumer import (
     Step,
     Steps,
     Wait,
+    drive,
 )
 from stalksim.live.recorder import Recorder
 from stalksim.workers import Worker
@@ -113,14 +115,14 @@ class LiveWorker:
                 timer.cancel()
 
     def _drive(self, steps: Steps) -> None:
-        """Carry out the steps in real time, sending back each answer."""
-        answer = None
-        while True:
-            try:
-                step = steps.send(answer)
-            except StopIteration:
-                return
-            answer = self._do(step)
+        """Carry out the steps in real time (each step blocks this thread), sending back each
+        answer."""
+        for _ in drive(steps, self._do_now):
+            pass
+
+    def _do_now(self, step: Step) -> Generator[None, None, Any]:
+        return self._do(step)
+        yield  # a generator with no events of its own: `drive` runs it to its answer
 
     def _do(self, step: Step) -> Any:
         if isinstance(step, Wait):
