@@ -21,6 +21,9 @@ from tests.backends import Backend, SimBackend
 WAIT_SECONDS = 1.25
 ZONE = 0.08  # no step this close to a whole second after an earlier command
 GAP = 0.005  # between two commands that may start timers (server ticks can run late)
+LATE = ZONE  # before a command that starts a delay or a pause, after one that may start timers
+# The argument that sets a delay or a pause, by step kind (its index in the step tuple):
+DELAY_ARG = {"put": 3, "release": 4, "pause_tube": 3}
 # Commands that may start a timer (a delay, a TTR, a pause, a reserve timeout), also by
 # handing a job to a waiting reserve:
 TIMER_KINDS = frozenset({"put", "reserve", "reserve_wait", "reserve_job", "release", "touch",
@@ -62,6 +65,12 @@ def read_all(state: tuple[str, int] | None) -> bool:
 
 def closed(state: tuple[str, int] | None) -> bool:
     return state is None or state[0] not in ("01", "08")  # ESTABLISHED, CLOSE_WAIT
+
+
+def starts_delay(step: tuple) -> bool:
+    """Does `step` put a job into the delayed state or pause a tube (for a second or more)?"""
+    i = DELAY_ARG.get(step[0]) if step else None
+    return i is not None and len(step) > i and isinstance(step[i], int) and step[i] > 0
 
 
 @dataclass
@@ -155,11 +164,12 @@ class Clock:
         for side in self.sides:
             side.catch_up(t)
 
-    def before(self, kind: str) -> float:
-        """Before a command of `kind`: GAP after the last command that may start timers, and
+    def before(self, kind: str, step: tuple = ()) -> float:
+        """Before a command of `kind` (the whole `step` when it has arguments): GAP after the
+        last command that may start timers (LATE when this one starts a delay or a pause), and
         out of every timer zone. Returns the time the command starts."""
         if self.real and kind in TIMER_KINDS and self.marks:
-            self.sleep_until(self.marks[-1][1] + GAP)
+            self.sleep_until(self.marks[-1][1] + (LATE if starts_delay(step) else GAP))
         self.clear_zone()
         return self.elapsed()
 

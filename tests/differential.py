@@ -208,7 +208,7 @@ class Runner(Clock):
     # ---- steps ---------------------------------------------------------------------------
     def compare(self, label: str, step: tuple) -> tuple[tuple, tuple]:
         """Make the same call on both sides and log it."""
-        start = self.before(step[0])
+        start = self.before(step[0], step)
         a, b = (outcome(side.clients[step[1]], step) for side in self.sides)
         self.after(step[0], start)
         self.transcript.append(f"{label}: {show(a)}" + ("" if same(a, b) else f" | {show(b)}"))

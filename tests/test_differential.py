@@ -14,6 +14,7 @@ import os
 
 import pytest
 
+from tests import diffclock
 from tests.differential import MINE, pair_from_env, run_sequence
 from tests.diffgen import run_seeds, seeds
 
@@ -162,6 +163,20 @@ FIXED = {
             ("stats", 1),
         ],
     ),
+    # CI's seed 142: a waiting client's DEADLINE_SOON comes due just before a job it watches
+    # matures (the runner keeps the delay LATE after the reserve; a late tick would merge them).
+    "deadline-soon-then-maturity": (
+        2,
+        [
+            ("put", 1, 7, 0, 2, "held"),
+            ("reserve", 0),
+            ("reserve_wait", 0, 2),
+            ("put", 1, 4294967295, 1, 5, ""),
+            ("wait",),
+            ("stats_tube", 1, "default"),
+            ("reserve", 0),
+        ],
+    ),
     # A waiting connection closes: it is no longer a waiter; release and kick wake others.
     "waiters-close-release-kick": (
         3,
@@ -189,3 +204,24 @@ def test_fixed_sequences_match_real_server(name: str) -> None:
     """Hand-written sequences, easy to debug."""
     n_conns, steps = FIXED[name]
     run_sequence(n_conns, steps)
+
+
+def test_runner_keeps_a_delay_late_after_a_timer() -> None:
+    """A command that starts a delay or a pause starts LATE after the last command that may
+    start timers; other timer commands only GAP after it; commands without a delay, none."""
+    clock = diffclock.Clock()
+    clock.sides, clock.pending, clock.transcript, clock.real, clock.poked = [], {}, [], True, 0.0
+    clock.t0 = diffclock.time.monotonic()
+    for step, room in [(("put", 0, 1, 1, 5, "x"), diffclock.LATE),
+                       (("release", 0, 1, 1, 2), diffclock.LATE),
+                       (("pause_tube", 0, "t", 1), diffclock.LATE),
+                       (("put", 0, 1, 0, 5, "x"), diffclock.GAP),
+                       (("release", 0, 1, 1, 0), diffclock.GAP),
+                       (("reserve", 0), diffclock.GAP)]:
+        end = clock.elapsed()
+        clock.marks = [(end - 0.001, end)]
+        assert clock.before(step[0], step) >= end + room, step
+    assert diffclock.starts_delay(("put", 0, 1, 3, 5, "x"))
+    assert not diffclock.starts_delay(("put", 0, 1, 0, 5, "x"))
+    assert not diffclock.starts_delay(("stats", 0))
+    assert not diffclock.starts_delay(())

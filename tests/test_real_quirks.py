@@ -9,10 +9,19 @@ heap, only a release calls connsched). Nothing else looks at that connection unt
 command (every reply calls connsched). It happens most when other connections keep the server
 busy as the deadline passes. The tests that need an expiry on time poke the holder
 (tests/backends.py `wait`, the differential runner's `poke`); the others only `sleep`.
+
+A late tick keeps its own order. When the server wakes late (a loaded machine; here it is
+stopped with SIGSTOP), one tick handles every timer that came due meanwhile: delays first, then
+pauses, then the connections' timers. A DEADLINE_SOON due 10 ms before a job matured then
+loses to the job. The simulator never runs late, so it answers DEADLINE_SOON; the differential
+runner keeps a delay LATE after any other timer (tests/diffclock.py) so that its real server
+cannot merge the two.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import greenstalk
@@ -79,3 +88,51 @@ def test_the_simulator_releases_at_the_deadline() -> None:
     assert (st["state"], st["timeouts"]) == ("ready", 1)
     with pytest.raises(greenstalk.NotFoundError):
         holder.release(greenstalk.Job(job_id, "held"))
+
+
+def _deadline_soon_then_maturity(b: RealBackend | SimBackend, stall: bool) -> tuple[str, float]:
+    """A client holds a TTR-2 job (DEADLINE_SOON due 1 s after its reserve) and waits in a
+    reserve-with-timeout; 10 ms after the reserve a job matures 1 s later. With `stall`, the
+    real server is stopped from 0.5 s to 1.5 s. Returns (the answer's first word, when the
+    stop began, s after the reserve; 0 without a stall)."""
+    waiter, producer = b.client(), b.client()
+    waiter.put("held", ttr=2)
+    waiter.reserve(timeout=0)
+    t0 = b.now()
+    waiter._sock.sendall(b"reserve-with-timeout 5\r\n")
+    b.sleep(0.01)
+    producer.put("matured", delay=1)
+    stopped = 0.0
+    if isinstance(b, RealBackend):
+        pid = b.server.proc.pid
+        time.sleep(max(0.0, t0 + 0.5 - time.monotonic()))
+        stopped = time.monotonic() - t0
+        if stall:
+            os.kill(pid, signal.SIGSTOP)
+            time.sleep(1.0)
+            os.kill(pid, signal.SIGCONT)
+        waiter._sock.settimeout(5)
+        return waiter._sock.recv(64).split()[0].decode(), stopped
+    b.sim.advance(2.0)
+    return waiter._sock.readline().split()[0].decode(), stopped
+
+
+def test_a_late_tick_hands_the_matured_job_to_a_client_whose_deadline_came_first() -> None:
+    """Stopped over both moments, beanstalkd delivers the matured job (RESERVED), not the
+    DEADLINE_SOON that came due 10 ms earlier."""
+    for _ in range(3):
+        b = RealBackend()
+        try:
+            word, stopped = _deadline_soon_then_maturity(b, stall=True)
+        finally:
+            b.shutdown()
+        if stopped < 0.95:  # the stop began before the DEADLINE_SOON was due
+            break
+    assert stopped < 0.95, "this machine never stopped the server in time (3 attempts)"
+    assert word == "RESERVED"
+
+
+def test_on_time_the_deadline_soon_comes_first() -> None:
+    """Ticking on time, as the simulator always does, the waiting client gets DEADLINE_SOON."""
+    word, _ = _deadline_soon_then_maturity(SimBackend(), stall=False)
+    assert word == "DEADLINE_SOON"
