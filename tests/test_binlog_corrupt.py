@@ -13,6 +13,7 @@ import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -174,9 +175,21 @@ def test_damaged_binlog_as_beanstalkd_reads_it(tmp_path, case: str) -> None:
     before = sorted(os.listdir(real_dir))
 
     restored = binlog.read(mine_dir)
+    kept = agree_with_beanstalkd(restored, mine_dir, real_dir)
+    created = f"binlog.{max([0, *restored.files]) + 1}"
+    assert kept == sorted({n for n in before if n.startswith("binlog.")}
+                          - {f"binlog.{n}" for n in restored.unused} | {created})
+    assert sorted(os.listdir(mine_dir)) == sorted(n for n in before)  # read() deletes nothing
+
+
+def agree_with_beanstalkd(restored: Any, mine_dir: str, real_dir: str,
+                          ids: list[int] | tuple[int, ...] = ()) -> list[str]:
+    """Start beanstalkd on `real_dir`: it and `restored` (read() of the same files) must agree
+    on the jobs (ids 1-11 and `ids`), the warnings and the next id. Returns the binlog files
+    beanstalkd kept."""
     with real_on(real_dir) as run:
         c = run.client()
-        real = server_jobs(c, range(1, 12))
+        real = server_jobs(c, sorted(set(range(1, 12)) | set(ids)))
         kept = sorted(n for n in os.listdir(real_dir) if n.startswith("binlog."))
         problems = mismatches(restored, real)
         probe = c.put(b"probe")
@@ -185,10 +198,7 @@ def test_damaged_binlog_as_beanstalkd_reads_it(tmp_path, case: str) -> None:
                                                                  real_dir)
     assert problems == []
     assert probe == restored.next_id
-    created = f"binlog.{max([0, *restored.files]) + 1}"
-    assert kept == sorted({n for n in before if n.startswith("binlog.")}
-                          - {f"binlog.{n}" for n in restored.unused} | {created})
-    assert sorted(os.listdir(mine_dir)) == sorted(n for n in before)  # read() deletes nothing
+    return kept
 
 
 def flip_random_bytes(seed: int) -> Callable[[str], None]:
@@ -226,15 +236,4 @@ def test_random_damage_as_beanstalkd_reads_it(tmp_path, seed: int) -> None:
             with real_on(real_dir):  # heap and aborts: only read()'s warning is comparable
                 pass
         return
-    top = max([10, *(j.id for j in restored.jobs)])
-    with real_on(real_dir) as run:
-        c = run.client()
-        ids = sorted(j.id for j in restored.jobs)
-        real = server_jobs(c, range(1, 12)) | server_jobs(c, ids if top > 11 else [])
-        problems = mismatches(restored, real)
-        probe = c.put(b"probe")
-        run.stop()
-    assert normalised(restored.warnings, mine_dir) == normalised(stderr_lines(run.stderr),
-                                                                 real_dir)
-    assert problems == []
-    assert probe == restored.next_id
+    agree_with_beanstalkd(restored, mine_dir, real_dir, sorted(j.id for j in restored.jobs))

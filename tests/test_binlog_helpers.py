@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -92,7 +92,7 @@ class ServerJob:
     body: bytes
 
 
-def server_jobs(c: greenstalk.Client, ids: range) -> dict[int, ServerJob]:
+def server_jobs(c: greenstalk.Client, ids: Iterable[int]) -> dict[int, ServerJob]:
     """Every job among ``ids`` the server holds."""
     out = {}
     for i in ids:

@@ -102,6 +102,19 @@ def assert_at_worker_2(page: Any, i: int) -> None:
     assert x <= tok["x"] <= x + w and y <= tok["y"] <= y + h, tok
 
 
+def step_the_crash(page: Any) -> Any:
+    """Focus the crashed-consumer view and step it five times with the right arrow key: one
+    move per press, to 5 s. Returns the view."""
+    crash = view(page, CRASH)
+    crash.focus()
+    seen = []
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+        seen.append(shown_time(page, CRASH))
+    assert seen == [1.0, 2.0, 3.0, 3.5, 5.0]
+    return crash
+
+
 def screenshot(page: Any, i: int, t: float, name: str) -> None:
     page.evaluate("([i, t]) => document.querySelectorAll('.fv-root')[i].__flow.seek(t)", [i, t])
     page.wait_for_timeout(SETTLE_MS)
@@ -142,13 +155,7 @@ def test_hang_plays_in_true_time_and_hands_job_3_on_after_the_ttr(views: Any) ->
 @pytest.mark.timeout(300)
 def test_keyboard_steps_and_plays_and_the_crash_hands_job_3_on_at_once(views: Any) -> None:
     page = views
-    crash = view(page, CRASH)
-    crash.focus()
-    seen = []
-    for _ in range(5):
-        page.keyboard.press("ArrowRight")
-        seen.append(shown_time(page, CRASH))
-    assert seen == [1.0, 2.0, 3.0, 3.5, 5.0]
+    crash = step_the_crash(page)
     page.keyboard.press("ArrowLeft")
     assert shown_time(page, CRASH) == 3.5
     caption = crash.locator(".fv-caption").inner_text()
