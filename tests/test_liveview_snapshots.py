@@ -36,11 +36,11 @@ def test_each_refresh_returns_the_state_after_its_cell(server):
     with greenstalk.Client(server.address, use="lesson6", watch="lesson6") as client:
         view = live.LiveView(client, match="lesson6")
         try:
-            for n in range(3):  # lesson 6, cell 6
+            for n in range(3):  # lesson 6, cell 9 (notebook cell index)
                 client.put(f"job {n}", delay=0 if n else 30)
             job = client.reserve(timeout=5)
             after_put = view.refresh()
-            client.bury(job)  # cell 7
+            client.bury(job)  # cell 10
             after_bury = view.refresh()
         finally:
             view.close()
