@@ -5,6 +5,7 @@ Everything here waits on conditions with a bound; nothing sleeps a fixed time.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import re
@@ -500,6 +501,18 @@ class NotebookRun:
 
 
 def write_summary(results: dict[str, dict[str, Any]]) -> None:
-    """Write the per-notebook counts to test-artifacts/browser/summary.json."""
+    """Merge the per-notebook counts into test-artifacts/browser/summary.json. Tests run in
+    several xdist workers, each with its own `results`: under a lock, each adds its notebooks
+    to what the file holds, so no worker's rows overwrite another's."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / "summary.json").write_text(json.dumps(results, indent=2) + "\n")
+    path = ARTIFACTS / "summary.json"
+    with open(ARTIFACTS / "summary.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            merged = json.loads(path.read_text()) if path.exists() else {}
+        except json.JSONDecodeError:
+            merged = {}
+        merged.update(results)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+        tmp.replace(path)
