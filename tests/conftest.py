@@ -1,21 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.backends import Backend, make_backend
 
 BACKENDS = ["sim", "real"]
-BROWSER_SUMMARY = Path(__file__).resolve().parents[1] / "test-artifacts/browser/summary.json"
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """The browser test's summary.json holds this run's notebooks only: the controller (not
-    an xdist worker) removes the last run's before the workers merge their rows in."""
-    if not hasattr(session.config, "workerinput"):
-        BROWSER_SUMMARY.unlink(missing_ok=True)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import io
 import json
+import os
 import re
 import secrets
 import time
@@ -500,18 +501,24 @@ class NotebookRun:
             pass
 
 
+#: This test run: xdist gives all its workers one id; a run without xdist makes its own.
+RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or secrets.token_hex(8)
+
+
 def write_summary(results: dict[str, dict[str, Any]]) -> None:
     """Merge the per-notebook counts into test-artifacts/browser/summary.json. Tests run in
     several xdist workers, each with its own `results`: under a lock, each adds its notebooks
-    to what the file holds, so no worker's rows overwrite another's."""
+    to what the file holds, so no worker's rows overwrite another's. A file from an earlier
+    run (another run id) is started afresh."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / "summary.json"
     with open(ARTIFACTS / "summary.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            merged = json.loads(path.read_text()) if path.exists() else {}
+            held = json.loads(path.read_text()) if path.exists() else {}
         except json.JSONDecodeError:
-            merged = {}
+            held = {}
+        merged = held if held.get("run") == RUN else {"run": RUN}
         merged.update(results)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
