@@ -67,6 +67,8 @@ class RealBeanstalkd:
                     time.sleep(0.01)
                     continue
                 self._probe_seen(deadline)
+                if "-b" in self.args:
+                    self._binlog_locked(deadline)
                 return self
             self.stop()
         raise RuntimeError(f"beanstalkd did not start on {self.host}:{self.port}")
@@ -88,6 +90,20 @@ class RealBeanstalkd:
                     pass
             if held <= 1:
                 return
+            time.sleep(0.005)
+
+    def _binlog_locked(self, deadline: float) -> None:
+        """Wait until the server holds its binlog directory's lock. beanstalkd listens before
+        it locks and reads the directory, so a connect alone does not mean it has: a test
+        that then tries the lock itself could get it. The lock is a POSIX one (lockf), and
+        /proc/locks names the process that holds it."""
+        if not (self.proc and os.path.exists("/proc/locks")):
+            return
+        mine = f" {self.proc.pid} "
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            with open("/proc/locks") as locks:
+                if any(mine in line for line in locks):
+                    return
             time.sleep(0.005)
 
     def stop(self) -> None:
