@@ -61,50 +61,66 @@ class RealBeanstalkd:
                 if self.proc.poll() is not None:
                     break
                 try:
-                    with socket.create_connection(self.address, timeout=0.5):
-                        pass
+                    probe = socket.create_connection(self.address, timeout=0.5)
                 except OSError:
                     time.sleep(0.01)
                     continue
-                self._probe_seen(deadline)
-                if "-b" in self.args:
-                    self._binlog_locked(deadline)
+                with probe:
+                    if not self._accepted(probe.getsockname()[1], deadline):
+                        break  # it died before it served (e.g. on a binlog it cannot read)
+                    with_probe = self._sockets()
+                self._probe_seen(with_probe, deadline)
                 return self
             self.stop()
         raise RuntimeError(f"beanstalkd did not start on {self.host}:{self.port}")
 
-    def _probe_seen(self, deadline: float) -> None:
-        """Wait until the server has seen start()'s probe connection close (it holds only its
-        listening socket), so a test that counts connections never counts the probe; on a
-        busy machine beanstalkd can take a while to get to it."""
+    def _sockets(self) -> int | None:
+        """How many sockets the server process holds (None where /proc cannot tell)."""
         fds = f"/proc/{self.proc.pid}/fd" if self.proc else ""
-        if not os.path.isdir(fds):
+        try:
+            names = os.listdir(fds)
+        except OSError:
+            return None
+        held = 0
+        for fd in names:
+            try:
+                held += os.readlink(f"{fds}/{fd}").startswith("socket:")
+            except OSError:
+                pass
+        return held
+
+    def _probe_seen(self, with_probe: int | None, deadline: float) -> None:
+        """Wait until the server has seen start()'s probe connection close (it holds one
+        socket fewer than while the probe was open), so a test that counts connections never
+        counts the probe; on a busy machine the server can take a while to get to it."""
+        if with_probe is None:
             time.sleep(0.05)
             return
         while time.monotonic() < deadline:
-            held = 0
-            for fd in os.listdir(fds):
-                try:
-                    held += os.readlink(f"{fds}/{fd}").startswith("socket:")
-                except OSError:
-                    pass
-            if held <= 1:
+            held = self._sockets()
+            if held is None or held < with_probe:
                 return
             time.sleep(0.005)
 
-    def _binlog_locked(self, deadline: float) -> None:
-        """Wait until the server holds its binlog directory's lock. beanstalkd listens before
-        it locks and reads the directory, so a connect alone does not mean it has: a test
-        that then tries the lock itself could get it. The lock is a POSIX one (lockf), and
-        /proc/locks names the process that holds it."""
-        if not (self.proc and os.path.exists("/proc/locks")):
-            return
-        mine = f" {self.proc.pid} "
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            with open("/proc/locks") as locks:
-                if any(mine in line for line in locks):
-                    return
+    def _accepted(self, probe_port: int, deadline: float) -> bool:
+        """Wait until the server has accepted the probe connection from `probe_port`; False if
+        it exited first. beanstalkd listens before it locks and reads its binlog directory and
+        accepts only once its event loop runs, so a connect alone does not mean it serves: a
+        test could take the binlog lock first, or see a server that is about to abort on a
+        binlog it cannot read. /proc/net/tcp gives a connection the kernel has queued but
+        the server has not yet accepted inode 0."""
+        if not os.path.exists("/proc/net/tcp"):
+            time.sleep(0.05)
+            return self.proc is not None and self.proc.poll() is None
+        pair = (f"{self.port:04X}", f"{probe_port:04X}")
+        while time.monotonic() < deadline and self.proc and self.proc.poll() is None:
+            with open("/proc/net/tcp") as table:
+                for line in table.readlines()[1:]:
+                    f = line.split()
+                    if (f[1].rsplit(":", 1)[1], f[2].rsplit(":", 1)[1]) == pair and f[9] != "0":
+                        return True
             time.sleep(0.005)
+        return False
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
