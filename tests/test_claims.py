@@ -13,12 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.lesson_cells import code_cells, run_lesson
+from tests.lesson_cells import LESSONS, code_cells, run_lesson
 from tests.realserver import RealBeanstalkd, require_beanstalkd
 
 REPO = Path(__file__).resolve().parents[1]
 TABLE = REPO / "docs" / "claims.md"
-LESSONS = sorted((REPO / "notebooks").glob("0*.ipynb"))
 ROW = re.compile(r"^\|(?P<claim>[^|]+)\|\s*(?P<nb>\d\d)\s*\|\s*`claim:(?P<id>[\w-]+)`\s*\|"
                  r"(?P<shows>[^|]+)\|(?P<backends>[^|]+)\|\s*$")
 
