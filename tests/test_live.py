@@ -123,6 +123,7 @@ def test_run_live_records_bury_kick_and_release(server: RealBeanstalkd) -> None:
     causes = [r.cause for r in trace]
     assert causes.count("release") == 2 and causes.count("bury") == 1
     assert causes.count("kick") == 1 and "delay-matured" in causes
+    assert {r.src for r in trace if r.cause == "reserve"} == {"ready"}
     assert set(replay(trace).values()) == {"deleted"}
 
 

@@ -83,8 +83,12 @@ class Recorder:
         with self.lock:
             job, t = self.jobs.get(live_id), self.now()
             if job is not None:  # not one of this run's jobs: ignore
-                if job.state == "reserved":  # the server took it back: the TTR ran out, by
-                    job.deadline = min(job.deadline, t)  # our clock a little late at worst
+                # the server handed it out, so by its clock the TTR (or the delay) had run
+                # out: our clock starts both a little after the server does
+                if job.state == "reserved":
+                    job.deadline = min(job.deadline, t)
+                elif job.state == "delayed":
+                    job.due = min(job.due, t)
                 self._catch_up(job, t)
                 self._to(job, t, "reserved", "reserve", actor)
 
