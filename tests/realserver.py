@@ -50,29 +50,36 @@ class RealBeanstalkd:
 
     def start(self, timeout: float = 10.0) -> RealBeanstalkd:
         for _attempt in range(5):  # a port can be taken between free_port() and bind
-            self.port = free_port()
-            self.proc = subprocess.Popen(
-                [self.binary, "-l", self.host, "-p", str(self.port), *self.args],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
+            self.proc = subprocess.Popen(self._command(), stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.PIPE)
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
                     break
                 try:
-                    probe = socket.create_connection(self.address, timeout=0.5)
+                    probe = self._probe()
                 except OSError:
                     time.sleep(0.01)
                     continue
                 with probe:
-                    if not self._accepted(probe.getsockname()[1], deadline):
+                    if not self._accepted(probe, deadline):
                         break  # it died before it served (e.g. on a binlog it cannot read)
                     with_probe = self._sockets()
                 self._probe_seen(with_probe, deadline)
                 return self
             self.stop()
-        raise RuntimeError(f"beanstalkd did not start on {self.host}:{self.port}")
+        raise RuntimeError(f"{self.binary} did not start on {self._where()}")
+
+    def _command(self) -> list[str]:
+        """The command line for one start (on a fresh free port)."""
+        self.port = free_port()
+        return [self.binary, "-l", self.host, "-p", str(self.port), *self.args]
+
+    def _where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def _probe(self) -> socket.socket:
+        return socket.create_connection(self.address, timeout=0.5)
 
     def _sockets(self) -> int | None:
         """How many sockets the server process holds (None where /proc cannot tell)."""
@@ -102,25 +109,30 @@ class RealBeanstalkd:
                 return
             time.sleep(0.005)
 
-    def _accepted(self, probe_port: int, deadline: float) -> bool:
-        """Wait until the server has accepted the probe connection from `probe_port`; False if
-        it exited first. beanstalkd listens before it locks and reads its binlog directory and
-        accepts only once its event loop runs, so a connect alone does not mean it serves: a
-        test could take the binlog lock first, or see a server that is about to abort on a
-        binlog it cannot read. /proc/net/tcp gives a connection the kernel has queued but
-        the server has not yet accepted inode 0."""
-        if not os.path.exists("/proc/net/tcp"):
+    def _accepted(self, probe: socket.socket, deadline: float) -> bool:
+        """Wait until the server has accepted the `probe` connection; False if it exited
+        first. beanstalkd listens before it locks and reads its binlog directory and accepts
+        only once its event loop runs, so a connect alone does not mean it serves: a test
+        could take the binlog lock first, or see a server that is about to abort on a binlog
+        it cannot read. In /proc/net/tcp (and /proc/net/unix) a connection the kernel has
+        queued but the server has not yet accepted has inode 0."""
+        if not os.path.exists(self.TABLE):
             time.sleep(0.05)
             return self.proc is not None and self.proc.poll() is None
-        pair = (f"{self.port:04X}", f"{probe_port:04X}")
         while time.monotonic() < deadline and self.proc and self.proc.poll() is None:
-            with open("/proc/net/tcp") as table:
-                for line in table.readlines()[1:]:
-                    f = line.split()
-                    if (f[1].rsplit(":", 1)[1], f[2].rsplit(":", 1)[1]) == pair and f[9] != "0":
-                        return True
+            with open(self.TABLE) as table:
+                if any(self._is_accepted(line.split(), probe) for line in table.readlines()[1:]):
+                    return True
             time.sleep(0.005)
         return False
+
+    TABLE = "/proc/net/tcp"
+
+    def _is_accepted(self, f: list[str], probe: socket.socket) -> bool:
+        """Is /proc/net/tcp's row `f` the server's end of `probe`, accepted (local address
+        the server's port, remote the probe's, an inode)?"""
+        pair = (f"{self.port:04X}", f"{probe.getsockname()[1]:04X}")
+        return (f[1].rsplit(":", 1)[1], f[2].rsplit(":", 1)[1]) == pair and f[9] != "0"
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None

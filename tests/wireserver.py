@@ -14,7 +14,6 @@ import shutil
 import signal
 import socket
 import stat
-import subprocess
 import sys
 import tempfile
 import time
@@ -65,20 +64,22 @@ class UnixServer(RealBeanstalkd):
     def address(self) -> str:  # type: ignore[override]
         return self.path
 
-    def start(self, timeout: float = 10.0) -> UnixServer:
-        self.proc = subprocess.Popen([self.binary, "-l", f"unix:{self.path}", *self.args],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            try:
-                connect(self.path).close()
-            except OSError:
-                time.sleep(0.005)
-                continue
-            time.sleep(0.05)  # as StalksimServe.start: the probe's close is seen first
-            return self
-        self.stop()
-        raise RuntimeError(f"{self.binary} did not listen on unix:{self.path}")
+    def _command(self) -> list[str]:
+        return [self.binary, "-l", f"unix:{self.path}", *self.args]
+
+    def _where(self) -> str:
+        return f"unix:{self.path}"
+
+    def _probe(self) -> socket.socket:
+        return connect(self.path, timeout=0.5)
+
+    TABLE = "/proc/net/unix"
+
+    def _is_accepted(self, f: list[str], probe: socket.socket) -> bool:
+        """Is /proc/net/unix's row `f` an accepted connection to our path (not the listening
+        socket, flag 00010000; state 03, connected; an inode)? Only the probe connects while
+        the server starts, so it is the probe's."""
+        return f[-1] == self.path and f[3] != "00010000" and f[5] == "03" and f[6] != "0"
 
     def stop(self) -> None:
         super().stop()

@@ -1,0 +1,66 @@
+"""The test helpers that start a server binary: start() returns only once the server has
+accepted a connection (TCP and unix sockets alike), and a server that dies first has not
+started. A stand-in binary listens at once but accepts only after a while, as beanstalkd does
+while it locks and reads its binlog directory."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.realserver import RealBeanstalkd
+from tests.wireserver import UnixServer
+
+STAND_IN = '''\
+import os, socket, sys, time
+args = sys.argv[1:]
+where = args[args.index("-l") + 1]
+if where.startswith("unix:"):
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(where[5:])
+else:
+    s = socket.socket()
+    s.bind((where, int(args[args.index("-p") + 1])))
+s.listen(8)
+time.sleep(float(os.environ["STAND_IN_WAIT"]))
+if os.environ.get("STAND_IN_DIE"):
+    sys.exit(3)
+open(os.environ["STAND_IN_MARK"], "w").close()
+while True:
+    conn, _ = s.accept()
+    while conn.recv(1024):
+        pass
+    conn.close()
+'''
+
+
+@pytest.fixture
+def stand_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Path]:
+    binary = tmp_path / "server"
+    binary.write_text(f"#!{sys.executable}\n{STAND_IN}")
+    binary.chmod(0o755)
+    mark = tmp_path / "accepting"
+    monkeypatch.setenv("STAND_IN_MARK", str(mark))
+    monkeypatch.setenv("STAND_IN_WAIT", "0.3")
+    return str(binary), mark
+
+
+@pytest.mark.parametrize("kind", [RealBeanstalkd, UnixServer])
+def test_start_waits_until_the_server_accepts(kind, stand_in) -> None:
+    binary, mark = stand_in
+    with kind(binary=binary):
+        assert mark.exists()  # a connect alone would have returned ~0.3 s before this
+
+
+@pytest.mark.parametrize("kind", [RealBeanstalkd, UnixServer])
+def test_a_server_that_dies_before_it_accepts_has_not_started(
+        kind, stand_in, monkeypatch: pytest.MonkeyPatch) -> None:
+    binary, mark = stand_in
+    monkeypatch.setenv("STAND_IN_DIE", "1")
+    monkeypatch.setenv("STAND_IN_WAIT", "0.05")
+    server = kind(binary=binary)
+    with pytest.raises(RuntimeError, match="did not start"):
+        server.start()
+    assert server.proc is None and not mark.exists()
