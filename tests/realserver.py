@@ -19,6 +19,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def connect(address: tuple[str, int] | str, timeout: float = 5.0) -> socket.socket:
+    """A connection to a server's `address`: (host, port), or a unix socket's path."""
+    if not isinstance(address, str):
+        return socket.create_connection(address, timeout=timeout)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(address)
+    except OSError:
+        s.close()
+        raise
+    return s
+
+
 def beanstalkd_binary() -> str | None:
     return shutil.which("beanstalkd")
 
@@ -36,6 +50,9 @@ def require_beanstalkd() -> str:
 
 class RealBeanstalkd:
     """One beanstalkd process on 127.0.0.1 and a free port."""
+
+    TABLE = "/proc/net/tcp"
+    """Where the kernel lists this kind of socket (start() reads it to see the probe accepted)."""
 
     def __init__(self, *args: str, binary: str | None = None) -> None:
         self.binary = binary or require_beanstalkd()
@@ -57,7 +74,7 @@ class RealBeanstalkd:
                 if self.proc.poll() is not None:
                     break
                 try:
-                    probe = self._probe()
+                    probe = connect(self.address, timeout=0.5)
                 except OSError:
                     time.sleep(0.01)
                     continue
@@ -77,9 +94,6 @@ class RealBeanstalkd:
 
     def _where(self) -> str:
         return f"{self.host}:{self.port}"
-
-    def _probe(self) -> socket.socket:
-        return socket.create_connection(self.address, timeout=0.5)
 
     def _sockets(self) -> int | None:
         """How many sockets the server process holds (None where /proc cannot tell)."""
@@ -121,18 +135,17 @@ class RealBeanstalkd:
             return self.proc is not None and self.proc.poll() is None
         while time.monotonic() < deadline and self.proc and self.proc.poll() is None:
             with open(self.TABLE) as table:
-                if any(self._is_accepted(line.split(), probe) for line in table.readlines()[1:]):
+                if self._is_accepted([line.split() for line in table.readlines()[1:]], probe):
                     return True
             time.sleep(0.005)
         return False
 
-    TABLE = "/proc/net/tcp"
-
-    def _is_accepted(self, f: list[str], probe: socket.socket) -> bool:
-        """Is /proc/net/tcp's row `f` the server's end of `probe`, accepted (local address
-        the server's port, remote the probe's, an inode)?"""
+    def _is_accepted(self, rows: list[list[str]], probe: socket.socket) -> bool:
+        """Is one of /proc/net/tcp's `rows` the server's end of `probe`, accepted (local
+        address the server's port, remote the probe's, an inode)?"""
         pair = (f"{self.port:04X}", f"{probe.getsockname()[1]:04X}")
-        return (f[1].rsplit(":", 1)[1], f[2].rsplit(":", 1)[1]) == pair and f[9] != "0"
+        return any((f[1].rsplit(":", 1)[1], f[2].rsplit(":", 1)[1]) == pair and f[9] != "0"
+                   for f in rows)
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None

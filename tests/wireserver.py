@@ -20,7 +20,7 @@ import time
 from functools import cache
 from pathlib import Path
 
-from tests.realserver import RealBeanstalkd, require_beanstalkd
+from tests.realserver import RealBeanstalkd, connect, require_beanstalkd
 
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = ["real", "stalksim"]
@@ -55,6 +55,8 @@ class UnixServer(RealBeanstalkd):
     on `-l unix:PATH`, PATH in a directory of its own; `address` is PATH (as greenstalk takes
     it), and `connect(server.address)` opens a raw connection."""
 
+    TABLE = "/proc/net/unix"
+
     def __init__(self, *args: str, binary: str | None = None) -> None:
         super().__init__(*args, binary=binary)
         self.dir = tempfile.mkdtemp(prefix="stalksim-unix-")
@@ -70,34 +72,16 @@ class UnixServer(RealBeanstalkd):
     def _where(self) -> str:
         return f"unix:{self.path}"
 
-    def _probe(self) -> socket.socket:
-        return connect(self.path, timeout=0.5)
-
-    TABLE = "/proc/net/unix"
-
-    def _is_accepted(self, f: list[str], probe: socket.socket) -> bool:
-        """Is /proc/net/unix's row `f` an accepted connection to our path (not the listening
-        socket, flag 00010000; state 03, connected; an inode)? Only the probe connects while
-        the server starts, so it is the probe's."""
-        return f[-1] == self.path and f[3] != "00010000" and f[5] == "03" and f[6] != "0"
+    def _is_accepted(self, rows: list[list[str]], probe: socket.socket) -> bool:
+        """Is one of /proc/net/unix's `rows` an accepted connection to our path (not the
+        listening socket, flag 00010000; state 03, connected; an inode)? Only the probe
+        connects while the server starts, so it is the probe's."""
+        return any(f[-1] == self.path and f[3] != "00010000" and f[5] == "03" and f[6] != "0"
+                   for f in rows)
 
     def stop(self) -> None:
         super().stop()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def connect(address: tuple[str, int] | str, timeout: float = 5.0) -> socket.socket:
-    """A connection to a server's `address`: (host, port), or a unix socket's path."""
-    if not isinstance(address, str):
-        return socket.create_connection(address, timeout=timeout)
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    try:
-        s.connect(address)
-    except OSError:
-        s.close()
-        raise
-    return s
 
 
 def make_server(kind: str, *args: str, net: str = "tcp") -> RealBeanstalkd:
