@@ -12,7 +12,7 @@
     CLOSE                     -> the process dies: its connection closes; no step follows
 
 A driver carries the steps out and sends each one's answer back: `stalksim.workers.Worker` in
-virtual time on the simulator (simpy), `stalksim.live.replay.LiveWorker` in real time on a
+virtual time on the simulator (simpy), `stalksim.live.driver.LiveWorker` in real time on a
 beanstalkd (a thread and a greenstalk client). A fault strikes while the consumer waits (in
 Reserve or Wait): the driver then runs `suffer(fault)`, a generator of the same steps, and goes
 back to the same wait afterwards. So both drivers tell one story; only time and I/O differ.

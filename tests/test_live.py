@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import greenstalk
 import pytest
 
 from stalksim import live
+from stalksim.live import driver
 from stalksim.scenarios import run_scenario
 from stalksim.trace import replay
 from tests.realserver import RealBeanstalkd, free_port, require_beanstalkd
@@ -115,6 +117,49 @@ def test_run_live_records_a_crash(server: RealBeanstalkd) -> None:
     assert set(replay(trace).values()) == {"deleted"}
     with greenstalk.Client(server.address) as c:  # the run cleaned up after itself
         assert not [t for t in c.tubes() if t.startswith("live-")]
+
+
+def stories(trace) -> dict[int, list[tuple[str, str]]]:
+    """Each job's moves: (cause, actor), in order."""
+    out: dict[int, list[tuple[str, str]]] = {}
+    for r in trace:
+        if r.dst:
+            out.setdefault(r.job, []).append((r.cause, r.actor))
+    return out
+
+
+def _slow_connect(monkeypatch: pytest.MonkeyPatch) -> None:
+    connect = driver.LiveRun.client
+
+    def slow(self, **kw):
+        time.sleep(0.15)  # a loaded machine: each connection takes a while
+        return connect(self, **kw)
+
+    monkeypatch.setattr(driver.LiveRun, "client", slow)
+
+
+def _slow_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    main = driver.LiveWorker.main
+
+    def slow(self):
+        time.sleep(0.3)  # a loaded machine: the thread gets to its first reserve late
+        return main(self)
+
+    monkeypatch.setattr(driver.LiveWorker, "main", slow)
+
+
+@pytest.mark.parametrize("load", [_slow_connect, _slow_thread], ids=["connect", "thread"])
+def test_a_slow_start_leaves_the_story_as_planned(server: RealBeanstalkd, load,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # CI: the clock started before the workers were in place, so the puts at t=0 and t=1
+    # went out while they connected; worker-2 took job 3 and worker-1 crashed holding none
+    load(monkeypatch)
+    trace = live.run_live("crashed-consumer", speed=5, until=10, address=server.address)
+    planned = run_scenario("crashed-consumer", seed=0, until=10).trace
+    assert stories(trace) == stories(planned)
+    assert stories(trace)[3] == [("put", "shop"), ("reserve", "worker-1"),
+                                 ("connection-closed", "worker-1"), ("reserve", "worker-2"),
+                                 ("delete", "worker-2")]
 
 
 def test_run_live_records_bury_kick_and_release(server: RealBeanstalkd) -> None:

@@ -57,7 +57,18 @@ class LiveRun:
         self.address, self.speed, self.until, self.prefix = address, speed, until, prefix
         self.rec = Recorder(speed, meta)
         self.stop = threading.Event()
+        self.go = threading.Event()  # the scenario clock runs (or the run is over)
         self.clients: list[greenstalk.Client] = []
+
+    def start_clock(self) -> None:
+        """Scenario time 0 is now: every actor is connected and in its place."""
+        self.rec.start()
+        self.go.set()
+
+    def end(self) -> None:
+        """The run is over: every thread that waits on the clock unwinds."""
+        self.stop.set()
+        self.go.set()
 
     def tube(self, name: str) -> str:
         return self.prefix + name
@@ -73,7 +84,10 @@ class LiveRun:
 
     def sleep_until(self, t: float) -> None:
         """Wait until scenario time `t` (inf: the end of the run); raise Stopped if the run
-        ends first."""
+        ends first. Before the clock starts, wait for it."""
+        self.go.wait()
+        if self.stop.is_set():
+            raise Stopped
         real = None if math.isinf(t) else max(0.0, (t - self.rec.now()) / self.speed)
         if self.stop.wait(real):
             raise Stopped
@@ -91,17 +105,21 @@ class LiveWorker:
         self.w = copy.copy(worker)
         self.w.rng = rng
         self.alarms: list[tuple[float, Crash | Hang]] = []  # (scenario time, fault), sorted
-        self.timers: list[threading.Timer] = []
+        self.over = False  # the worker's thread has ended: its alarms ring no more
         self.lock = threading.Lock()  # guards alarms and idle
         self.turn = threading.Lock()  # held by the thread running the consumer's steps
         self.idle = False  # blocked in reserve, its turn given up
         self.crashed = False
         self.t = 0.0  # the consumer's clock, scenario seconds
 
+    def connect(self) -> None:
+        """Open the worker's connection (before its thread starts, so a slow connect cannot
+        make it late)."""
+        self.c = self.run.client(watch=[self.run.tube(t) for t in self.w.tubes])
+
     def main(self) -> None:
-        """The worker thread: connect, then carry out the consumer's steps until the end."""
+        """The worker thread: carry out the consumer's steps until the end."""
         run = self.run
-        self.c = run.client(watch=[run.tube(t) for t in self.w.tubes])
         self.turn.acquire()
         try:
             self._drive(self.w.run(lambda: self.t))
@@ -111,8 +129,7 @@ class LiveWorker:
             if not (self.crashed or run.stop.is_set()):
                 raise
         finally:
-            for timer in self.timers:
-                timer.cancel()
+            self.over = True
 
     def _drive(self, steps: Steps) -> None:
         """Carry out the steps in real time (each step blocks this thread), sending back each
@@ -156,11 +173,16 @@ class LiveWorker:
         with self.lock:
             self.alarms.append((at, fault))
             self.alarms.sort(key=lambda a: a[0])
-        timer = threading.Timer(max(0.0, (at - self.rec.now()) / self.run.speed), self._ring,
-                                ((at, fault),))
-        timer.daemon = True
-        self.timers.append(timer)
-        timer.start()
+        threading.Thread(target=self._ring_at, args=((at, fault),), daemon=True).start()
+
+    def _ring_at(self, alarm: tuple[float, Crash | Hang]) -> None:
+        """An alarm's own thread: at its time on the scenario clock, `_ring` it."""
+        try:
+            self.run.sleep_until(alarm[0])
+        except Stopped:
+            return
+        if not self.over:
+            self._ring(alarm)
 
     def _pop_alarm(self, before: float) -> tuple[float, Crash | Hang] | None:
         """The first alarm due before `before`, taken off the list (caller holds `lock`)."""

@@ -41,11 +41,15 @@ class Recorder:
         self.jobs: dict[int, _Job] = {}  # by live id
         self.buried: dict[str, list[int]] = {}
         self.open = True
+        self.t0: float | None = None  # set by start()
+
+    def start(self) -> None:
+        """Start the scenario clock: time 0 is now."""
         self.t0 = time.monotonic()
 
     def now(self) -> float:
-        """Scenario seconds since the start (real seconds times speed)."""
-        return (time.monotonic() - self.t0) * self.speed
+        """Scenario seconds since `start()` (real seconds times speed); 0 before it."""
+        return 0.0 if self.t0 is None else (time.monotonic() - self.t0) * self.speed
 
     def _emit(self, t: float, job: _Job | None, src: str, dst: str, cause: str, actor: str,
               tube: str = "") -> None:

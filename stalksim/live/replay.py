@@ -4,7 +4,9 @@ The scenario is built and run once, in the simulator; that run sets the plan. It
 puts (when, what, with which priority, delay and TTR) are put again, its operator's kicks and
 pauses are made again, and each of its workers runs the same consumer (`stalksim.consumer`,
 driven by `stalksim.live.driver.LiveWorker`) with the same service-time draws and faults, in
-threads with greenstalk clients against the real server. Whole seconds on the wire (TTRs and
+threads with greenstalk clients against the real server. Every client connects, and every
+worker that starts at t=0 is blocked in its reserve, before the scenario clock starts, so a
+slow start on a busy machine delays the whole run instead of reordering it. Whole seconds on the wire (TTRs and
 delays) are scenario seconds divided by `speed`, rounded; TTRs are at least 2 s, because
 beanstalkd 1.12 may never expire a 1 s TTR (a worker that deleted a job and at once reserved a
 ttr=1 job kept it for good in our runs). For the same quirk (1.12 releases an expired job only
@@ -18,7 +20,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import greenstalk
@@ -34,10 +36,9 @@ MIN_TTR = 2  # real seconds
 QUEUE_WAIT = 5.0  # real seconds a worker thread may take to block in its first reserve
 
 
-def produce(run: LiveRun, p: Producer) -> None:
-    """Put the simulated producer's jobs again, at its times, with its priorities, delays
-    and TTRs."""
-    c = run.client(use=run.tube(p.tube))
+def produce(run: LiveRun, p: Producer, c: greenstalk.Client) -> None:
+    """Put the simulated producer's jobs again on `c`, at its times, with its priorities,
+    delays and TTRs."""
     for put in p.puts:
         run.sleep_until(put.time)
         delay, ttr = run.whole(put.delay), run.whole(put.ttr, least=MIN_TTR)
@@ -46,9 +47,9 @@ def produce(run: LiveRun, p: Producer) -> None:
             run.rec.put(str(p.name), jid, p.tube, delay * run.speed, ttr * run.speed)
 
 
-def operate(run: LiveRun, actions: list[tuple[float, str, str, float]]) -> None:
-    """An operator's kicks and pauses, at the times the simulated run had them."""
-    c = run.client()
+def operate(run: LiveRun, actions: list[tuple[float, str, str, float]],
+            c: greenstalk.Client) -> None:
+    """An operator's kicks and pauses on `c`, at the times the simulated run had them."""
     for t, what, tube, arg in actions:
         run.sleep_until(t)
         with run.rec.lock:
@@ -116,13 +117,22 @@ def run_live(name: str, *, speed: float = 5.0, seed: int = 0, until: float | Non
     run = LiveRun(address or default_address(), speed, until, prefix,
                   {"scenario": name, "seed": seed, "until": until, "params": simulated.params,
                    "live": True, "speed": speed})
+    # every actor connects before the clock starts (a slow connect cannot make one late);
     # workers first: they take their place in the server's queue of waiting reservers in the
     # simulated order (see _start), so the same worker gets the same job as in the simulation
-    targets: list[Callable[[], None]] = [
-        LiveWorker(run, w, rng_for(simulated.sim, str(w.name))).main for w in workers]
-    targets += [lambda p=p: produce(run, p) for p in producers]
-    if ops:
-        targets.append(lambda: operate(run, ops))
+    try:
+        crew = [LiveWorker(run, w, rng_for(simulated.sim, str(w.name))) for w in workers]
+        for worker in crew:
+            worker.connect()
+        feeds = [(p, run.client(use=run.tube(p.tube))) for p in producers]
+        desk = run.client() if ops else None
+    except BaseException:
+        _close(run)
+        raise
+    targets: list[Callable[[], None]] = [worker.main for worker in crew]
+    targets += [lambda p=p, c=c: produce(run, p, c) for p, c in feeds]
+    if desk is not None:
+        targets.append(lambda: operate(run, ops, desk))
     errors: list[BaseException] = []
 
     def guard(target: Callable[[], None]) -> None:
@@ -134,30 +144,42 @@ def run_live(name: str, *, speed: float = 5.0, seed: int = 0, until: float | Non
             errors.append(e)
 
     threads = [threading.Thread(target=guard, args=(t,), daemon=True) for t in targets]
-    run.rec.t0 = time.monotonic()
-    _start(run, threads, [w.start_at == 0 for w in workers])
+    try:
+        _start(run, threads, [w.start_at == 0 for w in workers])
+    except BaseException:
+        run.end()
+        _close(run, threads)
+        raise
     run.stop.wait(until / speed)
     trace = run.rec.finish(until)
-    run.stop.set()
-    for c in run.clients:
-        try:
-            c._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-    for th in threads:
-        th.join(timeout=5)
-    for c in run.clients:
-        c.close()
+    run.end()
+    _close(run, threads)
     _drain(run, {t for p in producers for t in [p.tube]} | {t for w in workers for t in w.tubes})
     if errors:
         raise errors[0]
     return trace
 
 
+def _close(run: LiveRun, threads: Sequence[threading.Thread] = ()) -> None:
+    """Hang up every client of the run (ending the reserves blocked on them), let its
+    threads unwind, and close the clients."""
+    for c in run.clients:
+        try:
+            c._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    for th in threads:
+        if th.ident is not None:
+            th.join(timeout=5)
+    for c in run.clients:
+        c.close()
+
+
 def _start(run: LiveRun, threads: list[threading.Thread], waits_at_once: list[bool]) -> None:
-    """Start the threads; each worker that reserves at t=0 is let in only once the previous
-    one is blocked in reserve (bounded by QUEUE_WAIT), as the simulated workers queue up in
-    start order; on a busy machine a thread can take a good part of a second to get there."""
+    """Start the threads, then the scenario clock. Each worker that reserves at t=0 is let in
+    only once the previous one is blocked in reserve (bounded by QUEUE_WAIT), as the simulated
+    workers queue up in start order; on a busy machine a thread can take a good part of a
+    second to get there, and the clock starts only then (the puts at t=0 wait for it)."""
     probe = greenstalk.Client(run.address)
     try:
         waiting = probe.stats()["current-waiting"]
@@ -172,3 +194,4 @@ def _start(run: LiveRun, threads: list[threading.Thread], waits_at_once: list[bo
                 waiting += 1
     finally:
         probe.close()
+    run.start_clock()
