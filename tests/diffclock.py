@@ -73,12 +73,22 @@ def starts_delay(step: tuple) -> bool:
     return i is not None and len(step) > i and isinstance(step[i], int) and step[i] > 0
 
 
+class Late(Exception):
+    """The runner missed its own timing, so this run of a sequence proves nothing."""
+
+
 @dataclass
 class Side:
     """One backend and its numbered clients."""
 
     backend: Backend
     clients: list[Any] = field(default_factory=list)
+
+    @property
+    def late_release(self) -> bool:
+        """A beanstalkd, which may leave a TTR expiry until the holder's next command (the
+        simulator and `stalksim serve` release on time by themselves)."""
+        return self.backend.name == "real"
 
     @property
     def sim(self) -> Any:
@@ -119,6 +129,7 @@ class Clock:
     t0: float
     real: bool
     poked: float
+    released: float  # when the last poke of the beanstalkd sides ended
 
     def elapsed(self) -> float:
         return time.monotonic() - self.t0
@@ -145,6 +156,17 @@ class Clock:
         if self.poked < end + POKE_AFTER / 2:
             self.sleep_until(end + POKE_AFTER)
             self.poke()
+            self.check_on_time(moment)
+
+    def check_on_time(self, moment: tuple[float, float]) -> None:
+        """Raise Late when the poke of the beanstalkd sides after `moment` ended after the next
+        moment began while a reserve waited: beanstalkd may then have released two jobs in the
+        order of our pokes (or of its own tick and our poke), not of their deadlines."""
+        done = self.released
+        after = [m for m in self.moments(moment[0], done) if moment[0] < m[0] <= done]
+        if self.pending and after:
+            raise Late(f"the poke after the timer moment at {moment[1]:.3f} s ended at "
+                       f"{done:.3f} s, after the next one began ({after[0][0]:.3f} s)")
 
     def clear_zone(self) -> None:
         """Sleep past any timer zone we are in (poking after each moment in it), then bring
@@ -182,14 +204,17 @@ class Clock:
         """`using()` on every idle client, real servers first: beanstalkd 1.12 can leave a
         TTR expiry until the holder's next command (see tests/test_real_quirks.py)."""
         self.catch_up()
-        self.poked = self.elapsed()
+        self.poked = self.released = self.elapsed()
         idle = [i for i in range(len(self.sides[0].clients)) if i not in self.pending]
-        for side in sorted(self.sides, key=lambda side: side.sim is not None):
+        for side in sorted(self.sides, key=lambda side: (not side.late_release,
+                                                         side.sim is not None)):
             for i in idle:
                 try:
                     side.clients[i].using()
                 except Exception:  # noqa: BLE001 - a desynchronised client reads old replies
                     pass
+            if side.late_release:
+                self.released = self.elapsed()
 
     def wait(self) -> None:
         """Let WAIT_SECONDS pass, poking the idle clients just after every timer moment."""

@@ -14,7 +14,7 @@ import os
 
 import pytest
 
-from tests import diffclock
+from tests import diffclock, differential
 from tests.differential import MINE, pair_from_env, run_sequence
 from tests.diffgen import run_seeds, seeds
 
@@ -38,10 +38,13 @@ def check_shard(shard: int, names: tuple[str, str], env: str, default: int,
     """Run one shard's seeds; fail with every divergence; most sequences must have a
     reserve that waited (otherwise the blocking part of the test would test nothing)."""
     todo = seeds(shard, shards, env, default)
+    reruns = len(differential.RERUNS)
     failures, waited = run_seeds(todo, names, LANES)
     blocked = sum(1 for w in waited if w)
+    late = differential.RERUNS[reruns:]
     print(f"shard {shard}: seeds {todo.start}..{todo.stop - 1}, {len(todo)} sequences, "
-          f"{blocked} with waiting reserves ({sum(waited)} waits)")
+          f"{blocked} with waiting reserves ({sum(waited)} waits); "
+          f"{len(late)} reruns after a late runner", *late, sep="\n  ")
     assert not failures, f"{len(failures)} of {len(todo)} sequences diverge; first:\n" + (
         failures[0])
     if len(todo) >= 10:
@@ -225,3 +228,74 @@ def test_runner_keeps_a_delay_late_after_a_timer() -> None:
     assert not diffclock.starts_delay(("put", 0, 1, 0, 5, "x"))
     assert not diffclock.starts_delay(("stats", 0))
     assert not diffclock.starts_delay(())
+
+
+class _FakeTime:
+    """A clock for the runner that moves only when told (sleeps jump, commands cost `cost`)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def sleep_until(self, t: float) -> None:
+        self.now = max(self.now, t)
+
+
+class _Idle:
+    """An idle client whose `using()` takes `cost` seconds of the fake clock."""
+
+    def __init__(self, clock: _FakeTime, cost: float) -> None:
+        self.clock, self.cost = clock, cost
+
+    def using(self) -> str:
+        self.clock.now += self.cost
+        return "default"
+
+
+class _Beanstalkd:
+    name = "real"
+
+
+def _late_clock(cost: float, pending: dict[int, str]) -> tuple[diffclock.Clock, tuple]:
+    """A Clock whose two last timer commands were GAP apart, 1 s ago, and one idle client on
+    a beanstalkd side whose poke takes `cost`; returns it and the first moment."""
+    fake = _FakeTime(5.0)
+    clock = diffclock.Clock()
+    clock.sides = [diffclock.Side(_Beanstalkd(), [_Idle(fake, 0.0), _Idle(fake, cost)])]
+    clock.pending, clock.transcript, clock.real, clock.poked = pending, [], True, 0.0
+    clock.elapsed, clock.sleep_until = (lambda: fake.now), fake.sleep_until
+    first = (4.0, 4.0005)
+    clock.marks = [first, (first[1] + diffclock.GAP, first[1] + diffclock.GAP + 0.0005)]
+    return clock, (first[0] + 1, first[1] + 1)
+
+
+def test_a_poke_after_the_next_timer_moment_makes_the_run_late() -> None:
+    """CI, seed 83: the poke after one TTR came after the next one while a reserve waited, and
+    beanstalkd handed the waiting client the later job. Such a run is Late, not a divergence;
+    on time, or with no reserve waiting (nothing can tell the order), it goes on."""
+    clock, moment = _late_clock(cost=2 * diffclock.GAP, pending={0: "reserve"})
+    with pytest.raises(diffclock.Late, match="after the next one began"):
+        clock.pass_moment(moment)
+    for cost, pending in [(diffclock.GAP / 10, {0: "reserve"}), (2 * diffclock.GAP, {})]:
+        clock, moment = _late_clock(cost, pending)
+        clock.pass_moment(moment)
+        assert clock.poked > moment[1]
+
+
+def test_a_late_run_runs_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Late run is run again on fresh servers (and noted); late every time, it fails."""
+    calls: list[int] = []
+
+    def late_twice(*_args: object) -> int:
+        calls.append(1)
+        if len(calls) <= 2:
+            raise diffclock.Late("late")
+        return 7
+
+    before = len(differential.RERUNS)
+    monkeypatch.setattr(differential, "_run_once", late_twice)
+    assert run_sequence(1, [("stats", 0)], ("sim", "real"), seed=5) == 7
+    assert len(calls) == 3 and differential.RERUNS[before:] == ["seed 5: late"] * 2
+    monkeypatch.setattr(differential, "_run_once", lambda *_a: (_ for _ in ()).throw(
+        diffclock.Late("late")))
+    with pytest.raises(diffclock.Late, match=f"late in all {differential.ATTEMPTS} runs"):
+        run_sequence(1, [("stats", 0)], ("sim", "real"), seed=5)
