@@ -255,16 +255,18 @@ class _Beanstalkd:
     name = "real"
 
 
-def _late_clock(cost: float, pending: dict[int, str]) -> tuple[diffclock.Clock, tuple]:
-    """A Clock whose two last timer commands were GAP apart, 1 s ago, and one idle client on
-    a beanstalkd side whose poke takes `cost`; returns it and the first moment."""
+def _late_clock(cost: float, pending: dict[int, str], commands: int = 2
+                ) -> tuple[diffclock.Clock, tuple]:
+    """A Clock whose last `commands` timer commands were GAP apart, 1 s ago, and one idle
+    client on a beanstalkd side whose poke takes `cost`; returns it and the first moment."""
     fake = _FakeTime(5.0)
     clock = diffclock.Clock()
     clock.sides = [diffclock.Side(_Beanstalkd(), [_Idle(fake, 0.0), _Idle(fake, cost)])]
     clock.pending, clock.transcript, clock.real, clock.poked = pending, [], True, 0.0
     clock.elapsed, clock.sleep_until = (lambda: fake.now), fake.sleep_until
     first = (4.0, 4.0005)
-    clock.marks = [first, (first[1] + diffclock.GAP, first[1] + diffclock.GAP + 0.0005)]
+    clock.marks = [(first[0] + k * diffclock.GAP, first[1] + k * diffclock.GAP)
+                   for k in range(commands)]
     return clock, (first[0] + 1, first[1] + 1)
 
 
@@ -299,3 +301,22 @@ def test_a_late_run_runs_again(monkeypatch: pytest.MonkeyPatch) -> None:
         diffclock.Late("late")))
     with pytest.raises(diffclock.Late, match=f"late in all {differential.ATTEMPTS} runs"):
         run_sequence(1, [("stats", 0)], ("sim", "real"), seed=5)
+
+
+def test_clear_zone_pokes_each_of_a_chain_of_moments_on_time() -> None:
+    """Timer commands GAP apart give a chain of moments longer than ZONE. Clearing the zone
+    pokes each just after it, before the next begins (it used to sleep ZONE past the ones in
+    view, over the next ones, and poke them late: seed 17 was Late in every run)."""
+    commands = 3 * round(diffclock.ZONE / diffclock.GAP)
+    clock, moment = _late_clock(cost=0.0, pending={0: "reserve"}, commands=commands)
+    pokes: list[float] = []
+    poke = clock.poke
+
+    def noted() -> None:
+        poke()
+        pokes.append(clock.poked)
+
+    clock.poke = noted  # type: ignore[method-assign]
+    clock.clear_zone()  # Late if a poke came after the next moment began
+    assert len(pokes) == commands and clock.elapsed() > moment[1] + (commands - 1) * \
+        diffclock.GAP + diffclock.ZONE

@@ -6,12 +6,13 @@ pauses are made again, and each of its workers runs the same consumer (`stalksim
 driven by `stalksim.live.driver.LiveWorker`) with the same service-time draws and faults, in
 threads with greenstalk clients against the real server. Every client connects, and every
 worker that starts at t=0 is blocked in its reserve, before the scenario clock starts, so a
-slow start on a busy machine delays the whole run instead of reordering it. Whole seconds on the wire (TTRs and
-delays) are scenario seconds divided by `speed`, rounded; TTRs are at least 2 s, because
-beanstalkd 1.12 may never expire a 1 s TTR (a worker that deleted a job and at once reserved a
-ttr=1 job kept it for good in our runs). For the same quirk (1.12 releases an expired job only
-at its holder's next command), a worker whose job's TTR runs out while it works sends one
-harmless `list-tube-used` just after the deadline, so the release happens when the rules say.
+slow start on a busy machine delays the whole run instead of reordering it. Whole seconds on
+the wire (TTRs and delays) are scenario seconds divided by `speed`, rounded; TTRs are at least
+2 s, because beanstalkd 1.12 may never expire a 1 s TTR (a worker that deleted a job and at
+once reserved a ttr=1 job kept it for good in our runs). For the same quirk (1.12 releases an
+expired job only at its holder's next command), a worker whose job's TTR runs out while it
+works sends one harmless `list-tube-used` just after the deadline, so the release happens when
+the rules say.
 """
 
 from __future__ import annotations
