@@ -188,6 +188,8 @@ class Runner(Clock):
                 self.sides.append(Side(make(name.split("#")[0])))
             for side in self.sides:
                 side.clients = [side.connect() for _ in range(n_conns)]
+                side.observer = side.connect()
+                side.observer.using()  # so the server has accepted it before the first step
         except BaseException:
             self.shutdown()
             raise
@@ -202,6 +204,7 @@ class Runner(Clock):
         self.marks: list[tuple[float, float]] = []
         self.waited = 0  # reserves that had to wait for their answer
         self.poked = self.released = 0.0  # when the idle clients were last poked
+        self.stuck = False
 
     def shutdown(self) -> None:
         """Close every client and stop the real servers."""
