@@ -2,21 +2,43 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
 
+PORT_BASE = 20000  # below the kernel's ephemeral ports (32768-60999): no client socket gets one
+PORTS_PER_PROCESS = 1000
+_turn = itertools.count()
+_turn_lock = threading.Lock()
+
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing is bound to right now, from this test process's own
+    range (one per xdist worker), taken in turn.
+
+    With bind(0), two workers could be handed the same port: the second server then fails to
+    bind, and its start-up probe connects to the first one (CI: a sequence saw one connection
+    too many). Here no other process of the suite picks from the same range.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:]
+    first = PORT_BASE + (int(worker) % 12 if worker.isdigit() else 0) * PORTS_PER_PROCESS
+    for _ in range(PORTS_PER_PROCESS):
+        with _turn_lock:
+            port = first + next(_turn) % PORTS_PER_PROCESS
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use, or still in TIME_WAIT from an earlier server
+            return port
+    raise RuntimeError(f"no free port in {first}..{first + PORTS_PER_PROCESS - 1}")
 
 
 def connect(address: tuple[str, int] | str, timeout: float = 5.0) -> socket.socket:

@@ -64,3 +64,26 @@ def test_a_server_that_dies_before_it_accepts_has_not_started(
     with pytest.raises(RuntimeError, match="did not start"):
         server.start()
     assert server.proc is None and not mark.exists()
+
+
+def test_free_ports_come_from_the_workers_own_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each xdist worker takes ports from its own range, below the kernel's ephemeral ports,
+    and skips one that is taken (CI: two workers got one port from bind(0), and the second
+    server's start-up probe connected to the first)."""
+    import socket
+
+    from tests import realserver
+
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw2")
+    lo = realserver.PORT_BASE + 2 * realserver.PORTS_PER_PROCESS
+    mine = range(lo, lo + realserver.PORTS_PER_PROCESS)
+    first = realserver.free_port()
+    assert first in mine and first < 32768
+    with socket.socket() as taken:
+        nxt = lo + (first - lo + 1) % realserver.PORTS_PER_PROCESS
+        taken.bind(("127.0.0.1", nxt))
+        second = realserver.free_port()
+    assert second in mine and second not in (first, nxt)
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw3")
+    assert realserver.free_port() in range(lo + realserver.PORTS_PER_PROCESS,
+                                           lo + 2 * realserver.PORTS_PER_PROCESS)
