@@ -119,17 +119,24 @@ class RealBeanstalkd:
 
     def _sockets(self) -> int | None:
         """How many sockets the server process holds (None where /proc cannot tell)."""
+        inodes = self._socket_inodes()
+        return None if inodes is None else len(inodes)
+
+    def _socket_inodes(self) -> set[str] | None:
+        """The inodes of the sockets the server process holds (None where /proc cannot tell)."""
         fds = f"/proc/{self.proc.pid}/fd" if self.proc else ""
         try:
             names = os.listdir(fds)
         except OSError:
             return None
-        held = 0
+        held = set()
         for fd in names:
             try:
-                held += os.readlink(f"{fds}/{fd}").startswith("socket:")
+                link = os.readlink(f"{fds}/{fd}")
             except OSError:
-                pass
+                continue
+            if link.startswith("socket:["):
+                held.add(link[8:-1])
         return held
 
     def _probe_seen(self, with_probe: int | None, deadline: float) -> None:
@@ -151,23 +158,28 @@ class RealBeanstalkd:
         only once its event loop runs, so a connect alone does not mean it serves: a test
         could take the binlog lock first, or see a server that is about to abort on a binlog
         it cannot read. In /proc/net/tcp (and /proc/net/unix) a connection the kernel has
-        queued but the server has not yet accepted has inode 0."""
+        queued but the server has not yet accepted has inode 0. The accepted end must be our
+        server's: if another process's server holds the port (ours then fails to bind), the
+        probe reached that one, and this start failed."""
         if not os.path.exists(self.TABLE):
             time.sleep(0.05)
             return self.proc is not None and self.proc.poll() is None
         while time.monotonic() < deadline and self.proc and self.proc.poll() is None:
             with open(self.TABLE) as table:
-                if self._is_accepted([line.split() for line in table.readlines()[1:]], probe):
-                    return True
+                inode = self._accepted_inode([line.split() for line in table.readlines()[1:]],
+                                             probe)
+            if inode is not None:
+                ours = self._socket_inodes()
+                return ours is None or inode in ours
             time.sleep(0.005)
         return False
 
-    def _is_accepted(self, rows: list[list[str]], probe: socket.socket) -> bool:
-        """Is one of /proc/net/tcp's `rows` the server's end of `probe`, accepted (local
-        address the server's port, remote the probe's, an inode)?"""
+    def _accepted_inode(self, rows: list[list[str]], probe: socket.socket) -> str | None:
+        """The inode of the server's end of `probe` in /proc/net/tcp's `rows`, once accepted
+        (local address the server's port, remote the probe's, an inode); else None."""
         pair = (f"{self.port:04X}", f"{probe.getsockname()[1]:04X}")
-        return any((f[1].rsplit(":", 1)[1], f[2].rsplit(":", 1)[1]) == pair and f[9] != "0"
-                   for f in rows)
+        return next((f[9] for f in rows if (f[1].rsplit(":", 1)[1], f[2].rsplit(":", 1)[1])
+                     == pair and f[9] != "0"), None)
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None

@@ -22,7 +22,11 @@ if where.startswith("unix:"):
     s.bind(where[5:])
 else:
     s = socket.socket()
-    s.bind((where, int(args[args.index("-p") + 1])))
+    try:
+        s.bind((where, int(args[args.index("-p") + 1])))
+    except OSError:  # the port is taken: exit, as slowly as a loaded machine may
+        time.sleep(float(os.environ.get("STAND_IN_LINGER", "0")))
+        sys.exit(1)
 s.listen(8)
 time.sleep(float(os.environ["STAND_IN_WAIT"]))
 if os.environ.get("STAND_IN_DIE"):
@@ -87,3 +91,21 @@ def test_free_ports_come_from_the_workers_own_range(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw3")
     assert realserver.free_port() in range(lo + realserver.PORTS_PER_PROCESS,
                                            lo + 2 * realserver.PORTS_PER_PROCESS)
+
+
+def test_a_start_on_a_port_another_server_holds_takes_another_port(
+        stand_in, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the port start() picked is held by another process's server, ours fails to bind,
+    and until it has exited the probe reaches that other server: start() must see that the
+    accepted end is not our server's and start again on another port. It used to return,
+    sharing the other server (CI: that server's test counted one connection too many)."""
+    from tests import realserver
+
+    binary, _mark = stand_in
+    monkeypatch.setenv("STAND_IN_LINGER", "1.0")
+    with RealBeanstalkd(binary=binary) as other:
+        picks = iter([other.port])
+        pick = realserver.free_port
+        monkeypatch.setattr(realserver, "free_port", lambda: next(picks, None) or pick())
+        with RealBeanstalkd(binary=binary) as ours:
+            assert ours.port != other.port

@@ -72,12 +72,12 @@ class UnixServer(RealBeanstalkd):
     def _where(self) -> str:
         return f"unix:{self.path}"
 
-    def _is_accepted(self, rows: list[list[str]], probe: socket.socket) -> bool:
-        """Is one of /proc/net/unix's `rows` an accepted connection to our path (not the
-        listening socket, flag 00010000; state 03, connected; an inode)? Only the probe
-        connects while the server starts, so it is the probe's."""
-        return any(f[-1] == self.path and f[3] != "00010000" and f[5] == "03" and f[6] != "0"
-                   for f in rows)
+    def _accepted_inode(self, rows: list[list[str]], probe: socket.socket) -> str | None:
+        """The inode of an accepted connection to our path in /proc/net/unix's `rows` (not the
+        listening socket, flag 00010000; state 03, connected; an inode), else None. Only the
+        probe connects while the server starts, so it is the probe's."""
+        return next((f[6] for f in rows if f[-1] == self.path and f[3] != "00010000"
+                     and f[5] == "03" and f[6] != "0"), None)
 
     def stop(self) -> None:
         super().stop()
