@@ -13,6 +13,7 @@ import os
 import random
 from collections.abc import Callable
 
+from tests.diffclock import Late
 from tests.differential import (
     BAD_TUBES,
     LAST_PUT,
@@ -142,7 +143,7 @@ def run_seeds(seeds: range, names: tuple[str, str], lanes: int) -> tuple[list[st
         n, steps = case(seed)
         try:
             return None, run_sequence(n, steps, names, seed=seed)
-        except Divergence as e:
+        except (Divergence, Late) as e:  # Late: in every run (see run_sequence)
             return str(e), 0
 
     with ThreadPoolExecutor(max_workers=max(1, lanes)) as pool:

@@ -13,8 +13,7 @@ import time
 
 import pytest
 
-PORT_BASE = 20000  # below the kernel's ephemeral ports (32768-60999): no client socket gets one
-PORTS_PER_PROCESS = 1000
+PORT_BASE, PORT_END = 20000, 32768  # below the kernel's ephemeral ports (32768-60999)
 _turn = itertools.count()
 _turn_lock = threading.Lock()
 
@@ -27,18 +26,27 @@ def free_port() -> int:
     bind, and its start-up probe connects to the first one (CI: a sequence saw one connection
     too many). Here no other process of the suite picks from the same range.
     """
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:]
-    first = PORT_BASE + (int(worker) % 12 if worker.isdigit() else 0) * PORTS_PER_PROCESS
-    for _ in range(PORTS_PER_PROCESS):
+    first, width = port_range()
+    for _ in range(width):
         with _turn_lock:
-            port = first + next(_turn) % PORTS_PER_PROCESS
+            port = first + next(_turn) % width
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue  # in use, or still in TIME_WAIT from an earlier server
             return port
-    raise RuntimeError(f"no free port in {first}..{first + PORTS_PER_PROCESS - 1}")
+    raise RuntimeError(f"no free port in {first}..{first + width - 1}")
+
+
+def port_range() -> tuple[int, int]:
+    """(first port, how many) of this test process: PORT_BASE..PORT_END split evenly among
+    the xdist workers (the whole of it without xdist)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:]
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    index = int(worker) if worker.isdigit() else 0
+    width = (PORT_END - PORT_BASE) // max(count, index + 1)
+    return PORT_BASE + index * width, width
 
 
 def connect(address: tuple[str, int] | str, timeout: float = 5.0) -> socket.socket:
@@ -102,7 +110,8 @@ class RealBeanstalkd:
                     continue
                 with probe:
                     if not self._accepted(probe, deadline):
-                        break  # it died before it served (e.g. on a binlog it cannot read)
+                        break  # it died before it served (on a binlog it cannot read, or on
+                        # a port another server holds, which our probe reached)
                     with_probe = self._sockets()
                 self._probe_seen(with_probe, deadline)
                 return self
@@ -170,7 +179,10 @@ class RealBeanstalkd:
                                              probe)
             if inode is not None:
                 ours = self._socket_inodes()
-                return ours is None or inode in ours
+                if ours is None or inode in ours:
+                    return True
+                # not (yet) ours: accept() may not have installed it; a server that failed
+                # to bind exits, which ends the loop
             time.sleep(0.005)
         return False
 

@@ -252,11 +252,11 @@ class _Idle:
 
 
 class _Observer:
-    def __init__(self, held: int) -> None:
-        self.held = held
+    def __init__(self, held: int, waiting: int = 1) -> None:
+        self.held, self.waiting = held, waiting
 
     def stats(self) -> dict[str, int]:
-        return {"current-jobs-reserved": self.held}
+        return {"current-jobs-reserved": self.held, "current-waiting": self.waiting}
 
 
 class _Beanstalkd:
@@ -267,16 +267,18 @@ class _Other:
     name = "serve"
 
 
-def _late_clock(cost: float, pending: dict[int, str], commands: int = 2, stuck: bool = True
-                ) -> tuple[diffclock.Clock, tuple]:
+def _late_clock(cost: float, pending: dict[int, str], commands: int = 2,
+                stuck: str = "reserved") -> tuple[diffclock.Clock, tuple]:
     """A Clock whose last `commands` timer commands were GAP apart, 1 s ago, and one idle
     client on a beanstalkd side whose poke takes `cost`, beside a side that releases on
-    time (the beanstalkd side holds one job more when `stuck`); returns it and the first
-    moment."""
+    time. The beanstalkd side holds a job past its time when `stuck` says how that shows:
+    one more reserved job (the other side released it to ready), or one more waiting
+    reserve (the other side gave it to that reserve); "" when it holds none. Returns the
+    Clock and the first moment."""
     fake = _FakeTime(5.0)
     clock = diffclock.Clock()
-    clock.sides = [diffclock.Side(_Beanstalkd(), [_Idle(fake, 0.0), _Idle(fake, cost)],
-                                  _Observer(2 if stuck else 1)),
+    ours = _Observer(1 + (stuck == "reserved"), 1 + (stuck == "waiting"))
+    clock.sides = [diffclock.Side(_Beanstalkd(), [_Idle(fake, 0.0), _Idle(fake, cost)], ours),
                    diffclock.Side(_Other(), [_Idle(fake, 0.0), _Idle(fake, 0.0)], _Observer(1))]
     clock.pending, clock.transcript, clock.real, clock.poked = pending, [], True, 0.0
     clock.elapsed, clock.sleep_until = (lambda: fake.now), fake.sleep_until
@@ -292,15 +294,16 @@ def test_a_poke_after_the_next_timer_moment_makes_the_run_late() -> None:
     later job. Such a run is Late, not a divergence. On time, with no reserve waiting (nothing
     can tell the order), or with no job held past its time (the poke releases nothing), it
     goes on."""
-    clock, moment = _late_clock(cost=2 * diffclock.GAP, pending={0: "reserve"})
-    with pytest.raises(diffclock.Late, match="after the next one began"):
-        clock.pass_moment(moment)
-    for cost, pending, stuck in [(diffclock.GAP / 10, {0: "reserve"}, True),
-                                 (2 * diffclock.GAP, {}, True),
-                                 (2 * diffclock.GAP, {0: "reserve"}, False)]:
+    for stuck in ("reserved", "waiting"):
+        clock, moment = _late_clock(cost=2 * diffclock.GAP, pending={0: "reserve"}, stuck=stuck)
+        with pytest.raises(diffclock.Late, match="after the next one began"):
+            clock.pass_moment(moment)
+    for cost, pending, stuck in [(diffclock.GAP / 10, {0: "reserve"}, "reserved"),
+                                 (2 * diffclock.GAP, {}, "waiting"),
+                                 (2 * diffclock.GAP, {0: "reserve"}, "")]:
         clock, moment = _late_clock(cost, pending, stuck=stuck)
         clock.pass_moment(moment)
-        assert clock.poked > moment[1] and clock.stuck == stuck
+        assert clock.poked > moment[1] and clock.stuck == bool(stuck)
 
 
 def test_a_late_run_runs_again(monkeypatch: pytest.MonkeyPatch) -> None:

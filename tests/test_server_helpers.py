@@ -78,19 +78,25 @@ def test_free_ports_come_from_the_workers_own_range(monkeypatch: pytest.MonkeyPa
 
     from tests import realserver
 
-    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw2")
-    lo = realserver.PORT_BASE + 2 * realserver.PORTS_PER_PROCESS
-    mine = range(lo, lo + realserver.PORTS_PER_PROCESS)
-    first = realserver.free_port()
-    assert first in mine and first < 32768
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "4")
+    ranges = []
+    for worker in range(4):
+        monkeypatch.setenv("PYTEST_XDIST_WORKER", f"gw{worker}")
+        lo, width = realserver.port_range()
+        ranges.append(range(lo, lo + width))
+        assert realserver.free_port() in ranges[-1]
+    assert ranges[0].start == realserver.PORT_BASE and ranges[-1].stop <= 32768
+    assert all(a.stop <= b.start for a, b in zip(ranges, ranges[1:], strict=False))
+    first = realserver.free_port()  # gw3's
     with socket.socket() as taken:
-        nxt = lo + (first - lo + 1) % realserver.PORTS_PER_PROCESS
-        taken.bind(("127.0.0.1", nxt))
+        for port in range(first + 1, ranges[-1].stop):  # the next one we can hold
+            try:
+                taken.bind(("127.0.0.1", port))
+                break
+            except OSError:
+                continue
         second = realserver.free_port()
-    assert second in mine and second not in (first, nxt)
-    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw3")
-    assert realserver.free_port() in range(lo + realserver.PORTS_PER_PROCESS,
-                                           lo + 2 * realserver.PORTS_PER_PROCESS)
+        assert second in ranges[-1] and second not in (first, taken.getsockname()[1])
 
 
 def test_a_start_on_a_port_another_server_holds_takes_another_port(

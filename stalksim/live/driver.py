@@ -204,6 +204,9 @@ class LiveWorker:
             self._strike(alarm)
         except (Stopped, _Crashed):
             pass
+        except (OSError, greenstalk.Error):  # the run ended (or we crashed) under the fault
+            if not (self.crashed or self.run.stop.is_set()):
+                raise
         finally:
             self.turn.release()
 
