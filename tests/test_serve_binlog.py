@@ -102,26 +102,31 @@ def test_a_directory_in_use_is_refused_as_beanstalkd_refuses_it(tmp_path: Path) 
 
 
 def test_sigterm_stops_at_once_and_closes_the_binlog(tmp_path: Path) -> None:
+    (tmp_path / "wal").mkdir()
     proc = subprocess.Popen([sys.executable, "-c", "import sys; from stalksim.cli import main;"
                              f" sys.exit(main(['serve', '-l', 'unix:{tmp_path}/s', '-b', "
                              f"'{tmp_path}/wal']))"], stderr=subprocess.PIPE,
                             cwd=Path(__file__).resolve().parents[1])
-    (tmp_path / "wal").mkdir()
-    sock = tmp_path / "s"
-    deadline = time.monotonic() + 20
-    while True:  # the socket file exists from bind(); it accepts from listen(), a bit later
-        assert proc.poll() is None and time.monotonic() < deadline
-        try:
-            c = greenstalk.Client(str(sock))
-            break
-        except (FileNotFoundError, ConnectionRefusedError):
-            time.sleep(0.005)
-    with c:
-        c.put("kept")
-    t0 = time.monotonic()
-    os.kill(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=10)
-    took = time.monotonic() - t0
+    try:
+        sock = tmp_path / "s"
+        deadline = time.monotonic() + 20
+        while True:  # the socket file exists from bind(); it accepts from listen(), a bit later
+            assert proc.poll() is None and time.monotonic() < deadline
+            try:
+                c = greenstalk.Client(str(sock))
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                time.sleep(0.005)
+        with c:
+            c.put("kept")
+        t0 = time.monotonic()
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:  # a failed test leaves no server behind
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 0 and took < 0.5, (proc.returncode, took)
     assert proc.stderr is not None and proc.stderr.read() == b""
     with RealBeanstalkd("-b", str(tmp_path / "wal")) as real:
