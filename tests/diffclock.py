@@ -6,10 +6,10 @@ margin, pause, reserve timeout) falls a whole number of seconds after a command 
 timers (`TIMER_KINDS`), so no step runs within `ZONE` of such a moment (`Clock.clear_zone`),
 two such commands are `GAP` apart (a late server tick then never sees two timers at once),
 and the idle clients are poked just after each moment (beanstalkd 1.12's late TTR release).
-A poke of beanstalkd that releases an expired job it still held (it held more jobs than the
-simulator) and ends after the next moment began, while a reserve waits, makes the run `Late`:
-beanstalkd may then have released two jobs in the order of our pokes, so the sequence runs
-again (tests/differential.py `run_sequence`).
+A poke of beanstalkd that releases an expired job it still held (it had more reserved jobs,
+or more waiting reserves, than another side) and ends after the next moment began, while a
+reserve waits, makes the run `Late`: beanstalkd may then have released two jobs in the order
+of our pokes, so the sequence runs again (tests/differential.py `run_sequence`).
 """
 
 from __future__ import annotations

@@ -118,22 +118,6 @@ def run_live(name: str, *, speed: float = 5.0, seed: int = 0, until: float | Non
     run = LiveRun(address or default_address(), speed, until, prefix,
                   {"scenario": name, "seed": seed, "until": until, "params": simulated.params,
                    "live": True, "speed": speed})
-    # every actor connects before the clock starts (a slow connect cannot make one late);
-    # workers first: they take their place in the server's queue of waiting reservers in the
-    # simulated order (see _start), so the same worker gets the same job as in the simulation
-    try:
-        crew = [LiveWorker(run, w, rng_for(simulated.sim, str(w.name))) for w in workers]
-        for worker in crew:
-            worker.connect()
-        feeds = [(p, run.client(use=run.tube(p.tube))) for p in producers]
-        desk = run.client() if ops else None
-    except BaseException:
-        _close(run)
-        raise
-    targets: list[Callable[[], None]] = [worker.main for worker in crew]
-    targets += [lambda p=p, c=c: produce(run, p, c) for p, c in feeds]
-    if desk is not None:
-        targets.append(lambda: operate(run, ops, desk))
     errors: list[BaseException] = []
 
     def guard(target: Callable[[], None]) -> None:
@@ -144,17 +128,28 @@ def run_live(name: str, *, speed: float = 5.0, seed: int = 0, until: float | Non
         except BaseException as e:  # reported to the caller below
             errors.append(e)
 
-    threads = [threading.Thread(target=guard, args=(t,), daemon=True) for t in targets]
-    try:
+    threads: list[threading.Thread] = []
+    try:  # however it ends, every client hangs up and every thread unwinds
+        # every actor connects before the clock starts (a slow connect cannot make one late);
+        # workers first: they take their place in the server's queue of waiting reservers in
+        # the simulated order (see _start), so the same worker gets the same job as in the
+        # simulation
+        crew = [LiveWorker(run, w, rng_for(simulated.sim, str(w.name))) for w in workers]
+        for worker in crew:
+            worker.connect()
+        feeds = [(p, run.client(use=run.tube(p.tube))) for p in producers]
+        desk = run.client() if ops else None
+        targets: list[Callable[[], None]] = [worker.main for worker in crew]
+        targets += [lambda p=p, c=c: produce(run, p, c) for p, c in feeds]
+        if desk is not None:
+            targets.append(lambda: operate(run, ops, desk))
+        threads = [threading.Thread(target=guard, args=(t,), daemon=True) for t in targets]
         _start(run, threads, [w.start_at == 0 for w in workers])
-    except BaseException:
+        run.stop.wait(until / speed)
+        trace = run.rec.finish(until)
+    finally:
         run.end()
         _close(run, threads)
-        raise
-    run.stop.wait(until / speed)
-    trace = run.rec.finish(until)
-    run.end()
-    _close(run, threads)
     _drain(run, {t for p in producers for t in [p.tube]} | {t for w in workers for t in w.tubes})
     if errors:
         raise errors[0]
