@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
@@ -244,7 +245,7 @@ def worker_swimlanes(trace: AnyTrace, *, ax: Axes | None = None) -> Figure:
     lanes = {name: i for i, name in enumerate(
         [*tube_lanes, *sorted(names, key=vu.natural_key)])}
     fig, ax = vu.new_axes(ax, vu.FIG_WIDTH, vu.rows_height(len(lanes), 0.75))
-    _waits(ax, waits, lanes, len(tube_lanes))
+    _waits(ax, waits, lanes, len(tube_lanes), end)
     held = [_Span(a, s, e, j, c) for j, st, s, e, a, c in zip(
         spans["job"], spans["state"], spans["start"], spans["end"], spans["actor"],
         spans["end_cause"], strict=True) if st == "reserved"]
@@ -256,7 +257,7 @@ def worker_swimlanes(trace: AnyTrace, *, ax: Axes | None = None) -> Figure:
             edges=not crowded)
     hung = vu.hung_bars(ax, *_piece_cols(stuck, ys, heights))
     if len(held) <= vu.MAX_ROW_LABELS:
-        _job_labels(ax, [h.job for h in held], ys, working, stuck)
+        _job_labels(ax, [h.job for h in held], ys, working, stuck, end)
     done = [] if crowded else [(h.stop, y) for h, y in zip(held, ys, strict=True)
                                if h.end_cause == "delete"]
     if done:
@@ -291,7 +292,8 @@ def _piece_cols(pieces: list[vu.Piece], ys: list[float], heights: list[float]
             [heights[p.span] for p in pieces])
 
 
-def _waits(ax: Axes, waits: list[_Span], lanes: dict[str, int], n_tubes: int) -> None:
+def _waits(ax: Axes, waits: list[_Span], lanes: dict[str, int], n_tubes: int, end: float
+           ) -> None:
     """Ready spans as bars in their tube's lane (jobs waiting at once share it in slots), each
     named when there are few; a line parts the tube lanes from the worker lanes."""
     if not waits:
@@ -301,21 +303,29 @@ def _waits(ax: Axes, waits: list[_Span], lanes: dict[str, int], n_tubes: int) ->
             vu.STATE_COLOURS["ready"], "ready", edges=len(waits) <= 200)
     if len(waits) <= vu.MAX_ROW_LABELS:
         _job_labels(ax, [w.job for w in waits], ys,
-                    [vu.Piece(i, w.start, w.stop) for i, w in enumerate(waits)], [],
+                    [vu.Piece(i, w.start, w.stop) for i, w in enumerate(waits)], [], end,
                     colour="black")
     ax.axhline(n_tubes - 0.5, color="#999999", linewidth=0.8, gid="tube-lanes-end")
 
 
 def _job_labels(ax: Axes, jobs: list[int], ys: list[float], working: list[vu.Piece],
-                stuck: list[vu.Piece], colour: str = "white") -> None:
-    """Name each held job on its longest piece: white on working blue, dark on hung."""
+                stuck: list[vu.Piece], end: float, colour: str = "white") -> None:
+    """Name each held job on its longest piece, if the name fits in it (a live run's job can
+    wait a millisecond: its bar is a hairline, and a name there would spill over its
+    neighbours): white on working blue, dark on hung."""
     best: dict[int, tuple[float, float, bool]] = {}  # span -> its longest (start, stop, hung)
     for pieces, is_hung in ((working, False), (stuck, True)):
         for i, a, b in pieces:
             if i not in best or b - a > best[i][1] - best[i][0]:
                 best[i] = (a, b, is_hung)
+    size = FontProperties(size="small").get_size_in_points()
+    span = (end if end > 0 else 1.0) * (1 + vu.X_MARGIN)  # the time axis (vu.time_axis)
+    per_point = span / max(1.0, ax.bbox.width * 72 / ax.figure.dpi)  # seconds per point
     for i, (a, b, is_hung) in sorted(best.items()):
-        ax.text((a + b) / 2, ys[i], f"job {jobs[i]}" if len(jobs) <= 12 else str(jobs[i]),
+        text = f"job {jobs[i]}" if len(jobs) <= 12 else str(jobs[i])
+        if b - a < len(text) * _CHAR_EM * size * per_point:
+            continue
+        ax.text((a + b) / 2, ys[i], text,
                 ha="center", va="center", color=vu.HUNG["color"] if is_hung else colour,
                 fontsize="small", clip_on=True, gid="job-label",
                 bbox=_LABEL_BOX if is_hung else None)
@@ -324,6 +334,7 @@ def _job_labels(ax: Axes, jobs: list[int], ys: list[float], working: list[vu.Pie
 _ARROW_STYLE = {"ttr-expired": "--", "connection-closed": "-"}
 _MARK_DY = {"hang": -0.3, "wake": -0.3, "deadline-soon": -0.3}  # so marks at one time don't hide
 _LABEL_BOX = {"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.9}
+_CHAR_EM = 0.55  # a label character's mean width, in ems (DejaVu Sans digits and lower case)
 _JOB_MARK_DY = {"not-found": 0.0}  # on a job's row the rest sit at -0.3
 
 

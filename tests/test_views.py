@@ -152,6 +152,25 @@ def test_tube_depth_choice_of_tubes_and_axes():
 
 # -- worker swimlanes -------------------------------------------------------------------------
 
+def test_swimlanes_name_a_job_only_where_its_name_fits():
+    """A live run's job can wait a millisecond before a worker takes it: its bar in the tube
+    lane is a hairline, and its name there spilled over its neighbours (lesson 6's live
+    panel showed ") 1  job 2  job 3  job 4" along the tube lane)."""
+    S = 10**9
+    fig = views.worker_swimlanes([
+        (0, 1, "default", "new", "ready", "put", "p"),
+        (S // 1000, 1, "default", "ready", "reserved", "reserve", "w1"),
+        (1 * S, 2, "default", "new", "ready", "put", "p"),
+        (3 * S, 2, "default", "ready", "reserved", "reserve", "w2"),
+        (4 * S, 1, "default", "reserved", "deleted", "delete", "w1"),
+        (6 * S, 2, "default", "reserved", "deleted", "delete", "w2"),
+    ])
+    (ax,) = fig.axes
+    labels = sorted((t.get_text(), round(t.get_position()[0], 2)) for t in gid(ax, "job-label"))
+    assert labels == [("job 1", 2.0), ("job 2", 2.0), ("job 2", 4.5)]  # none near 0 s
+    assert len(one(ax, "ready").get_paths()) == 2  # the hairline wait is still drawn
+
+
 def test_swimlanes_crash_story():
     fig = views.worker_swimlanes(crash_story())
     (ax,) = fig.axes
