@@ -18,47 +18,36 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from stalksim.palette import CRASH, DEADLINE, HUNG_FILL, OKABE_ITO, STATE_COLOURS, TTR
 from stalksim.trace import NS, RawEvent, Trace
-
-OKABE_ITO = {
-    "black": "#000000", "orange": "#E69F00", "sky blue": "#56B4E9", "bluish green": "#009E73",
-    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "reddish purple": "#CC79A7",
-}
-
-STATE_COLOURS = {
-    "ready": OKABE_ITO["sky blue"],  # waiting: light
-    "reserved": OKABE_ITO["blue"],  # being worked on: dark
-    "delayed": OKABE_ITO["yellow"],
-    "buried": "#8C8C8C",  # set aside: neutral grey
-}
 
 # Event markers: crash and connection-closed share vermillion and an X (one causes the other);
 # hang and ttr-expired share reddish purple (likewise), with different shapes.
 MARKS: dict[str, dict[str, Any]] = {
-    "connection-closed": {"marker": "X", "color": OKABE_ITO["vermillion"], "ms": 9,
+    "connection-closed": {"marker": "X", "color": CRASH, "ms": 9,
                           "label": "connection closed (crash)"},
-    "ttr-expired": {"marker": "$\u29d7$", "color": OKABE_ITO["reddish purple"], "ms": 12,
+    "ttr-expired": {"marker": "$\u29d7$", "color": TTR, "ms": 12,
                     "label": "TTR expired (hang)"},
     "deleted": {"marker": "|", "color": OKABE_ITO["black"], "ms": 14, "mew": 2.5,
                 "label": "deleted"},
-    "crash": {"marker": "X", "color": OKABE_ITO["vermillion"], "ms": 13, "label": "crash"},
-    "hang": {"marker": "$\\parallel$", "color": OKABE_ITO["reddish purple"], "ms": 18, "mew": 0.3,
+    "crash": {"marker": "X", "color": CRASH, "ms": 13, "label": "crash"},
+    "hang": {"marker": "$\\parallel$", "color": TTR, "ms": 18, "mew": 0.3,
              "label": "hang (connection stays open)"},
-    "wake": {"marker": ">", "color": OKABE_ITO["reddish purple"], "ms": 8, "label": "wake"},
+    "wake": {"marker": ">", "color": TTR, "ms": 8, "label": "wake"},
     "not-found": {"marker": "$?$", "color": OKABE_ITO["black"], "ms": 10,
                   "label": "not-found (job no longer ours)"},
-    "deadline-soon": {"marker": "$!$", "color": OKABE_ITO["orange"], "ms": 10,
+    "deadline-soon": {"marker": "$!$", "color": DEADLINE, "ms": 10,
                       "label": "deadline-soon"},
     "lost": {"marker": "$\\emptyset$", "color": OKABE_ITO["vermillion"], "ms": 12,
              "label": "lost in a restart"},
 }
 # A server restart (`Simulation.restart`): a dashed line across the whole plot, in the crash's
 # vermillion (the server crashed), so what came back and what was lost line up with it.
-RESTART = {"color": OKABE_ITO["vermillion"], "linestyle": (0, (6, 3)), "linewidth": 1.8,
+RESTART = {"color": CRASH, "linestyle": (0, (6, 3)), "linewidth": 1.8,
            "label": "server restart"}
 # A hold while its worker is hung: the job is still reserved, but no work is being done, so the
 # reserved blue turns into a light, hatched box (outlined in the reserved blue).
-HUNG = {"facecolor": "#DCE9F5", "hatch": "////", "color": STATE_COLOURS["reserved"],
+HUNG = {"facecolor": HUNG_FILL, "hatch": "////", "color": STATE_COLOURS["reserved"],
         "label": "hung: connection open,\njob still reserved"}
 CURSOR = "#222222"  # the time cursor: near-black, a colour no event mark or state uses
 VEIL = "#F2F2F2"  # what covers the future (x > cursor) in a time control

@@ -5,9 +5,11 @@ tubes and workers from a layout sent once (`stalksim.flow.layout`), in time-true
     FlowView(trace)                                    # any trace, e.g. from run_live
     view = FlowView(sim); ...; view.refresh()          # a Simulation driven by hand
     FlowView(simulated, beside=live)                   # two runs on one clock (lesson 6)
+    FlowView(crash, beside=hang, side=True)            # side by side, compact (lesson 3)
 
 Pause, click a worker and choose crash, hang or slow: Python re-runs the scenario with that
-fault (`stalksim.forks.fork`) and the view shows the new run under the old, with a summary line.
+fault (`stalksim.forks.fork`) and the view shows the new run under the old (side by side: in the
+place of the run that was clicked), with a summary line.
 The JavaScript ships in the package (stalksim/widgets/static); nothing is fetched at run time.
 A notebook saved with widget state, or exported by `jupyter nbconvert --to html`, still plays
 (forks need the kernel).
@@ -16,32 +18,25 @@ A notebook saved with widget state, or exported by `jupyter nbconvert --to html`
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import anywidget
 import traitlets
 
-from stalksim import _viewutil as vu
 from stalksim.flow import JobBook, captions, layout
 from stalksim.forks import Fault, Fork, _finish, _outcome, fork, fork_of
+from stalksim.palette import CSS_VARIABLES
 from stalksim.scenarios import SCENARIOS, Result
 from stalksim.simulation import Simulation
 from stalksim.trace import RawEvent, Trace, as_trace
+from stalksim.widgets.assets import STATIC, scripts
 
-STATIC = Path(__file__).parent / "static"
-PALETTE = {
-    **{k: v for k, v in vu.STATE_COLOURS.items()},
-    "hung": vu.HUNG["facecolor"], "blue": vu.OKABE_ITO["blue"],
-    "crash": vu.MARKS["connection-closed"]["color"], "ttr": vu.MARKS["ttr-expired"]["color"],
-    "deadline": vu.MARKS["deadline-soon"]["color"], "orange": vu.OKABE_ITO["orange"],
-}
-"""The matplotlib views' colour-blind-safe colours, as the view's CSS variables."""
+PALETTE = CSS_VARIABLES
+"""The one palette (stalksim.palette), as the view's CSS variables."""
 
 
 def _esm() -> str:
-    return (STATIC / "flowpanel.js").read_text(encoding="utf-8") + (
-        STATIC / "flowview.js").read_text(encoding="utf-8")
+    return scripts() + "\nexport default { render };\n"
 
 
 class FlowView(anywidget.AnyWidget):
@@ -56,12 +51,19 @@ class FlowView(anywidget.AnyWidget):
     summary = traitlets.Unicode("").tag(sync=True)
     fork_spec = traitlets.Unicode("").tag(sync=True)
     palette = traitlets.Dict(PALETTE).tag(sync=True)
+    arrangement = traitlets.Unicode("stacked").tag(sync=True)
+    """"stacked" (a run, a second one under it) or "side" (two compact runs side by side)."""
 
     def __init__(self, source: Result | Trace | Simulation | list[RawEvent],
-                 beside: Result | Trace | None = None, **kwargs: Any) -> None:
+                 beside: Result | Trace | None = None, side: bool = False,
+                 **kwargs: Any) -> None:
+        if side and beside is None:
+            raise ValueError("side=True draws two runs side by side: give the second as beside=")
         super().__init__(**kwargs)
+        self.arrangement = "side" if side else "stacked"
         self.sim: Simulation | None = None
         self.base: Fork | None = None
+        self.beside_base: Fork | None = None  # the second run, when it is a scenario run
         self.forked: Fork | None = None
         self._book: JobBook | None = None
         self._trace = None if isinstance(source, Simulation) else as_trace(
@@ -94,6 +96,7 @@ class FlowView(anywidget.AnyWidget):
         """Draw another run of the story under this one, on the same clock, with a line that
         compares them: lesson 6 shows the simulated run above and `run_live`'s below."""
         tr = as_trace(getattr(other, "trace", other))
+        self.beside_base = fork_of(other) if isinstance(other, Result) else _fork_from_meta(tr)
         meta = tr.meta
         if not title and meta.get("live"):
             title = (f"live on a real beanstalkd: {meta.get('scenario')} (seed "
@@ -101,7 +104,8 @@ class FlowView(anywidget.AnyWidget):
         this, that = _outcome(self.trace), _outcome(tr)
         with self.hold_sync():
             self.fork_data = layout(tr, title=title)
-            self.summary = (f"Above, then below: re-deliveries {this['redeliveries']} and "
+            where = "Left, then right" if self.arrangement == "side" else "Above, then below"
+            self.summary = (f"{where}: re-deliveries {this['redeliveries']} and "
                             f"{that['redeliveries']}; {_finish(this)} and {_finish(that)}")
             self.fork_spec = ""
 
@@ -117,15 +121,20 @@ class FlowView(anywidget.AnyWidget):
             self.data = lay
             self.captions = captions(lay)
 
-    def add_fault(self, worker: str, kind: str, at: float, **extra: Any) -> Fork:
-        """What the click does: fork the run with one more fault and show it beside."""
-        if self.base is None:
+    def add_fault(self, worker: str, kind: str, at: float, panel: str = "base",
+                  **extra: Any) -> Fork:
+        """What the click does: fork the clicked run (`panel`: "base", or "fork" for the run
+        beside) with one more fault, and show it under the run (side by side: in its place)."""
+        b = self.base if panel == "base" else self.beside_base
+        if b is None:
             raise ValueError("forks need a scenario run: FlowView(run_scenario(...))")
-        b = self.base
         f = fork(b.scenario, b.seed, b.params, [*b.faults, Fault(worker, kind, at, **extra)],
                  b.until)
         self.forked = f
-        self.fork_data = f.layout()
+        if self.arrangement == "side" and panel == "base":
+            self.show(f.layout())
+        else:
+            self.fork_data = f.layout()
         self.summary = f.summary_line(b)
         self.fork_spec = f"{f.python()}\n{f.to_json()}"
         return f
@@ -134,7 +143,8 @@ class FlowView(anywidget.AnyWidget):
         if content.get("type") != "fork":
             return
         try:
-            self.add_fault(str(content["worker"]), str(content["kind"]), float(content["at"]))
+            self.add_fault(str(content["worker"]), str(content["kind"]), float(content["at"]),
+                           str(content.get("panel", "base")))
         except (ValueError, TypeError, KeyError) as e:
             self.summary = f"no fork: {e}"
         self.send({"type": "forked"})  # the page stops waiting (and shows the summary)

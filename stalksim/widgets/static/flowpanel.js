@@ -6,9 +6,17 @@ const TRANSIT_WALL = 0.6; // wall seconds a move takes while playing (at most MA
 const MAX_TRANSIT = 0.8;
 const SETTLE_MS = 450; // after a step or a scrub, moves finish in this much wall time
 const TRAIL = 2.0; // virtual seconds a TTR-expired / connection-closed path stays drawn
-const W = 900, TOP = 44, R = 15, GAP = 36;
-const COL = { prod: [12, 120], tube: [146, 404], work: [574, 314] };
-const WH = 86; // worker box height
+// Two geometries: the full view (a notebook's width), and the compact one that puts two runs
+// side by side (the tour, lesson 3): narrower columns, lanes only for states the run uses,
+// lane names above their lanes, shorter worker boxes. Both keep text >= 14 px at 1024 px.
+const FULL = { W: 900, TOP: 44, R: 15, GAP: 36, WH: 86, prodH: 50, prodStep: 62,
+  COL: { prod: [12, 120], tube: [146, 404], work: [574, 314] },
+  lane: { x: 84, right: 10, h: 42, step: 48, top: 32 }, workText: 50, tokenX: 25,
+  binH: 56, compact: false };
+const COMPACT = { W: 470, TOP: 40, R: 14, GAP: 32, WH: 74, prodH: 44, prodStep: 52,
+  COL: { prod: [4, 78], tube: [94, 180], work: [286, 180] },
+  lane: { x: 8, right: 8, h: 38, step: 62, top: 48 }, workText: 40, tokenX: 20,
+  binH: 44, compact: true };
 const LABEL_H = 18, LABEL_PAD = 3; // a move label's line height and the room around it
 const LABELS = { "ttr-expired": "TTR expired", "connection-closed": "connection closed",
   release: "release", bury: "bury", kick: "kick", "kick-job": "kick" };
@@ -33,10 +41,11 @@ const short = (t) => `${+t.toFixed(3)} s`;
 
 // One layout drawn in one SVG; `at(T, progress)` moves every token to where it is at T.
 class Panel {
-  constructor(lay, parent, kind, onWorker) {
-    this.lay = lay; this.kind = kind; this.id = ++panelCount;
+  constructor(lay, parent, kind, onWorker, geo = FULL) {
+    this.lay = lay; this.kind = kind; this.id = ++panelCount; this.geo = geo;
     this.steps = lay.steps; this.k = 0; this.jobs = new Map(); this.dirty = true;
-    this.svg = el("svg", { class: "fv-svg", "data-panel": kind, role: "group",
+    this.svg = el("svg", { class: `fv-svg${geo.compact ? " fv-compact" : ""}`,
+      "data-panel": kind, role: "group",
       "aria-label": `${kind === "fork" ? "forked run" : "run"}: ${lay.title}` }, parent);
     const hatch = el("pattern", { id: `fvhatch${this.id}`, patternUnits: "userSpaceOnUse",
       width: 7, height: 7, patternTransform: "rotate(45)" }, el("defs", {}, this.svg));
@@ -45,67 +54,74 @@ class Panel {
     el("text", { x: 16, y: 26, class: "fv-title" }, this.svg, lay.title);
     this.places = new Map(); this.workers = new Map();
     this.drawColumns(onWorker);
+    this.obstacles = null; // the static texts' boxes, which move labels keep clear of
     this.moves = el("g", { class: "fv-moves" }, this.svg);
     this.tokens = el("g", { class: "fv-tokens" }, this.svg);
     this.labels = el("g", { class: "fv-labels" }, this.svg);
     this.widths = new Map();
   }
   drawColumns(onWorker) {
-    const lay = this.lay, svg = this.svg;
+    const lay = this.lay, svg = this.svg, g0 = this.geo, { COL, TOP, WH, R, GAP } = g0;
     let y = TOP;
     for (const p of lay.producers) {
-      el("rect", { x: COL.prod[0], y, width: COL.prod[1], height: 50, rx: 6, class: "fv-box" }, svg);
-      el("text", { x: COL.prod[0] + 10, y: y + 31, class: "fv-name" }, svg, p);
-      this.places.set(`producer:${p}`, { x: COL.prod[0] + COL.prod[1] - 20, y: y + 25 });
-      y += 62;
+      el("rect", { x: COL.prod[0], y, width: COL.prod[1], height: g0.prodH, rx: 6,
+        class: "fv-box" }, svg);
+      el("text", { x: COL.prod[0] + 10, y: y + g0.prodH / 2 + 6, class: "fv-name" }, svg, p);
+      this.places.set(`producer:${p}`, { x: COL.prod[0] + COL.prod[1] - 20, y: y + g0.prodH / 2 });
+      y += g0.prodStep;
     }
     let yt = TOP;
-    const [tx, tw] = COL.tube;
+    const [tx, tw] = COL.tube, L = g0.lane;
+    const states = g0.compact ? usedStates(lay) : ["ready", "delayed", "buried"];
     for (const t of lay.tubes) {
-      el("rect", { x: tx, y: yt, width: tw, height: 178, rx: 8, class: "fv-tube" }, svg);
+      const th = L.top + states.length * L.step - (L.step - L.h) + 8;
+      el("rect", { x: tx, y: yt, width: tw, height: th, rx: 8, class: "fv-tube" }, svg);
       el("text", { x: tx + 10, y: yt + 22, class: "fv-name" }, svg, `tube ${t}`);
-      ["ready", "delayed", "buried"].forEach((s, i) => {
-        const ly = yt + 32 + i * 48;
-        el("rect", { x: tx + 84, y: ly, width: tw - 94, height: 42, rx: 21,
+      states.forEach((s, i) => {
+        const ly = yt + L.top + i * L.step, lw = tw - L.x - L.right;
+        el("rect", { x: tx + L.x, y: ly, width: lw, height: L.h, rx: L.h / 2,
           class: `fv-lane fv-lane-${s}`, "data-place": `${s}:${t}` }, svg);
-        el("text", { x: tx + 10, y: ly + 27, class: "fv-label" }, svg, s);
-        const more = el("text", { x: tx + 96, y: ly + 27, class: "fv-more" }, svg, "");
-        this.places.set(`${s}:${t}`, { x: tx + tw - 10 - R - 6, y: ly + 21, lane: true,
-          cap: Math.floor((tw - 94 - 12) / GAP), more });
+        if (g0.compact) el("text", { x: tx + L.x + 4, y: ly - 5, class: "fv-label" }, svg, s);
+        else el("text", { x: tx + 10, y: ly + 27, class: "fv-label" }, svg, s);
+        const more = el("text", { x: tx + L.x + 12, y: ly + L.h / 2 + 6, class: "fv-more" }, svg, "");
+        this.places.set(`${s}:${t}`, { x: tx + tw - L.right - R - 6, y: ly + L.h / 2, lane: true,
+          cap: Math.floor((lw - 12) / GAP), more });
       });
-      yt += 194;
+      yt += th + 16;
     }
     let yw = TOP;
-    const [wx, ww] = COL.work;
+    const [wx, ww] = COL.work, tx0 = wx + g0.workText, line = g0.compact ? 18 : 22;
     for (const w of lay.workers) {
       const g = el("g", { class: "fv-worker", "data-worker": w, tabindex: 0, role: "button",
         "aria-label": `worker ${w}: pause, then press to crash, hang or slow it` }, svg);
       el("rect", { x: wx, y: yw, width: ww, height: WH, rx: 8, class: "fv-box",
         "data-place": `worker:${w}` }, g);
-      el("text", { x: wx + 50, y: yw + 22, class: "fv-name" }, g, w);
-      const status = el("text", { x: wx + 50, y: yw + 44, class: "fv-status" }, g, "idle");
-      const ttr = el("text", { x: wx + 50, y: yw + 66, class: "fv-countdown" }, g, "");
-      el("rect", { x: wx + 50, y: yw + 74, width: ww - 64, height: 6, class: "fv-bar-bg" }, g);
-      const bar = el("rect", { x: wx + 50, y: yw + 74, width: 0, height: 6, class: "fv-bar" }, g);
-      g.addEventListener("click", () => onWorker(w, g));
-      g.addEventListener("keydown", (e) => { if (e.key === "Enter") onWorker(w, g); });
-      this.workers.set(w, { g, status, ttr, bar, full: ww - 64 });
-      this.places.set(`worker:${w}`, { x: wx + 25, y: yw + WH / 2, worker: true });
+      el("text", { x: tx0, y: yw + line, class: "fv-name" }, g, w);
+      const status = el("text", { x: tx0, y: yw + 2 * line, class: "fv-status" }, g, "idle");
+      const ttr = el("text", { x: tx0, y: yw + 3 * line, class: "fv-countdown" }, g, "");
+      const by = yw + WH - 12;
+      el("rect", { x: tx0, y: by, width: ww - g0.workText - 14, height: 6, class: "fv-bar-bg" }, g);
+      const bar = el("rect", { x: tx0, y: by, width: 0, height: 6, class: "fv-bar" }, g);
+      g.addEventListener("click", () => onWorker(w, g, this));
+      g.addEventListener("keydown", (e) => { if (e.key === "Enter") onWorker(w, g, this); });
+      this.workers.set(w, { g, status, ttr, bar, full: ww - g0.workText - 14 });
+      this.places.set(`worker:${w}`, { x: wx + g0.tokenX, y: yw + WH / 2, worker: true });
       yw += WH + 10;
     }
-    el("rect", { x: wx, y: yw, width: ww, height: 56, rx: 8, class: "fv-bin",
+    el("rect", { x: wx, y: yw, width: ww, height: g0.binH, rx: 8, class: "fv-bin",
       "data-place": "deleted" }, svg);
-    this.binText = el("text", { x: wx + 50, y: yw + 34, class: "fv-name" }, svg, "deleted: 0");
-    this.places.set("deleted", { x: wx + 25, y: yw + 28 });
-    const h = Math.max(y, yt, yw + 56) + 16;
-    this.svg.setAttribute("viewBox", `0 0 ${W} ${h}`);
-    this.svg.style.maxWidth = `${W}px`;
+    this.binText = el("text", { x: tx0, y: yw + g0.binH / 2 + 6, class: "fv-name" }, svg,
+      "deleted: 0");
+    this.places.set("deleted", { x: wx + g0.tokenX, y: yw + g0.binH / 2 });
+    const h = Math.max(y, yt, yw + g0.binH) + 16;
+    this.svg.setAttribute("viewBox", `0 0 ${g0.W} ${h}`);
+    this.svg.style.maxWidth = `${g0.W}px`;
   }
   job(id) {
     let j = this.jobs.get(id);
     if (!j) {
       const g = el("g", { class: "fv-token", "data-job": id, display: "none" }, this.tokens);
-      el("circle", { r: R }, g); el("text", { y: 5 }, g, String(id));
+      el("circle", { r: this.geo.R }, g); el("text", { y: 5 }, g, String(id));
       j = { id, g, place: null, pri: null, seq: 0, deadline: null, ttrFrom: 0, rest: null,
         transit: null, xy: null, cls: "" };
       this.jobs.set(id, j);
@@ -154,7 +170,8 @@ class Panel {
       }
       list.forEach((j, i) => {
         const hidden = (p.lane && i >= p.cap) || (place === "deleted" && j !== last);
-        j.rest = { x: p.x + (p.lane ? -i * GAP : p.worker ? i * GAP : 0), y: p.y, hidden, place };
+        const gap = this.geo.GAP;
+        j.rest = { x: p.x + (p.lane ? -i * gap : p.worker ? i * gap : 0), y: p.y, hidden, place };
       });
       if (p.lane) p.more.textContent = list.length > p.cap ? `+${list.length - p.cap} more` : "";
     }
@@ -217,7 +234,9 @@ class Panel {
       named.push({ text: LABELS[cause], cause, x: pts[Math.floor(pts.length / 2)].x,
         y: Math.min(...ys) - 14, below: Math.max(...ys) + 14 + LABEL_H });
     });
-    const nodes = this.labels.childNodes, placed = placeLabels(named, (t) => this.width(t));
+    const nodes = this.labels.childNodes;
+    if (named.length && this.obstacles === null) this.obstacles = this.textBoxes();
+    const placed = placeLabels(named, (t) => this.width(t), this.geo.W, this.obstacles || []);
     while (nodes.length > placed.length) this.labels.lastChild.remove();
     placed.forEach((o, i) => {
       const t = nodes[i] || el("text", {}, this.labels);
@@ -225,6 +244,16 @@ class Panel {
         ["class", `fv-move-label fv-cause-${o.cause}`]]) t.setAttribute(k, v);
       if (t.textContent !== o.label) t.textContent = o.label;
     });
+  }
+  // Boxes (centre x, centre y, width) of the panel's names and lane labels, as placeLabels
+  // takes them; none while the panel is not rendered.
+  textBoxes() {
+    const out = [];
+    for (const t of this.svg.querySelectorAll(".fv-title, .fv-name, .fv-label")) {
+      const b = t.getBBox();
+      if (b.width > 0) out.push({ x: b.x + b.width / 2, y: b.y + b.height - 4, w: b.width });
+    }
+    return out;
   }
   width(text) {
     if (!this.widths.has(text)) {
@@ -246,7 +275,8 @@ class Panel {
       if (j && st !== "crashed") {
         const left = Math.max(0, j.deadline - T), ttr = Math.max(1e-9, j.deadline - j.ttrFrom);
         soon = left <= 1;
-        count = `TTR left ${left.toFixed(1)} s${soon ? " · DEADLINE_SOON" : ""}`;
+        count = this.geo.compact ? `TTR left ${left.toFixed(1)} s${soon ? " · soon" : ""}`
+          : `TTR left ${left.toFixed(1)} s${soon ? " · DEADLINE_SOON" : ""}`;
         frac = Math.min(1, left / ttr);
       }
       if (v.status.textContent !== text) v.status.textContent = text;
@@ -260,8 +290,9 @@ class Panel {
 
 // Labels of moves drawn at the same time: same-named ones that would touch become one
 // ("kick ×3", over the middle of theirs); each is then raised a line at a time until it
-// touches none placed before it, or, out of room above, lowered below its move.
-function placeLabels(items, width) {
+// touches none placed before it and none of the panel's own texts (`obstacles`), or, out of
+// room above, lowered below its move.
+function placeLabels(items, width, W, obstacles = []) {
   const groups = [];
   for (const it of items) {
     const near = (g) => g.text === it.text && Math.abs(g.y0 - it.y) < LABEL_H &&
@@ -270,9 +301,9 @@ function placeLabels(items, width) {
     if (g) g.xs.push(it.x);
     else groups.push({ ...it, x0: it.x, y0: it.y, xs: [it.x] });
   }
-  const placed = [];
-  const hits = (o, y) => placed.some((p) => Math.abs(p.x - o.x) < (p.w + o.w) / 2 + LABEL_PAD
-    && Math.abs(p.y - y) < LABEL_H + LABEL_PAD);
+  const placed = [], fixed = [...obstacles];
+  const hits = (o, y) => [...fixed, ...placed].some((p) => Math.abs(p.x - o.x) < (p.w + o.w) / 2
+    + LABEL_PAD && Math.abs(p.y - y) < LABEL_H + LABEL_PAD);
   for (const g of groups.sort((a, b) => a.x0 - b.x0 || a.y0 - b.y0)) {
     g.label = g.xs.length > 1 ? `${g.text} ×${g.xs.length}` : g.text;
     g.w = width(g.label);
@@ -285,6 +316,12 @@ function placeLabels(items, width) {
     placed.push(g);
   }
   return placed;
+}
+
+// The states a compact panel draws lanes for: ready always, delayed and buried when used.
+function usedStates(lay) {
+  const used = new Set(lay.steps.map((s) => s.to.split(":")[0]));
+  return ["ready", "delayed", "buried"].filter((s) => s === "ready" || used.has(s));
 }
 
 function along(pts, f) {

@@ -20,6 +20,9 @@ function eventTimes(lay) {
 class Player {
   constructor(model, root) {
     this.model = model; this.root = root; this.T = 0; this.speed = 1; this.playing = false;
+    this.stopAt = null; // playTo's target: play pauses there
+    this.side = model.get("arrangement") === "side";
+    if (this.side) root.classList.add("fv-side");
     this.settleFrom = performance.now(); this.last = null; this.frame = null;
     this.build();
     this.load();
@@ -70,14 +73,15 @@ class Player {
       ["ttr-expired", "TTR expired"], ["connection-closed", "connection closed"]];
     const lg = html("div", { class: "fv-legend", "aria-label": "legend" }, root);
     for (const [c, label] of items) {
-      const it = html("span", { class: "fv-legend-item" }, lg);
+      const it = html("span", { class: "fv-legend-item", "data-key": c }, lg);
       const s = el("svg", { width: 34, height: 14, "aria-hidden": "true" }, it);
       el("line", { x1: 2, y1: 7, x2: 32, y2: 7, class: `fv-move fv-cause-${c}` }, s);
       it.appendChild(document.createTextNode(label));
     }
     for (const [k, label] of [["ready", "ready"], ["reserved", "reserved (working)"],
       ["hung", "reserved, worker hung"], ["delayed", "delayed"], ["buried", "buried"]]) {
-      const it = html("span", { class: `fv-legend-item fv-swatch fv-swatch-${k}` }, lg);
+      const it = html("span", { class: `fv-legend-item fv-swatch fv-swatch-${k}`, "data-key": k },
+        lg);
       html("i", { "aria-hidden": "true" }, it);
       it.appendChild(document.createTextNode(label));
     }
@@ -89,7 +93,8 @@ class Player {
     this.scrub.max = this.lay.end;
     this.loadCaptions();
     this.stage.replaceChildren();
-    this.base = new Panel(this.lay, this.stage, "base", (w, g) => this.ask(w, g));
+    this.base = new Panel(this.lay, this.stage, "base", (w, g, p) => this.ask(w, g, p),
+      this.geo());
     this.loadFork();
     this.T = Math.min(this.T, this.lay.end);
     this.settleFrom = performance.now();
@@ -106,12 +111,14 @@ class Player {
   loadFork() {
     if (this.fork) this.fork.svg.remove();
     const f = this.model.get("fork_data");
-    this.fork = f && f.steps ? new Panel(f, this.stage, "fork", (w, g) => this.ask(w, g)) : null;
+    this.fork = f && f.steps
+      ? new Panel(f, this.stage, "fork", (w, g, p) => this.ask(w, g, p), this.geo()) : null;
     this.summary.textContent = this.model.get("summary") || "";
     this.spec.textContent = this.model.get("fork_spec") || "";
     this.settleFrom = performance.now();
     this.kick();
   }
+  geo() { return this.side ? COMPACT : FULL; }
   end() { return Math.max(this.lay.end, this.fork ? this.fork.lay.end : 0); }
   transit() { return Math.min(TRANSIT_WALL * this.speed, MAX_TRANSIT); }
   progress(t0) {
@@ -146,6 +153,7 @@ class Player {
         const nxt = this.times.find((t) => t > this.T + 1e-9);
         if (nxt !== undefined && nxt - this.T > 1) this.T = nxt - 0.5;
       }
+      if (this.stopAt !== null && this.T >= this.stopAt) { this.T = this.stopAt; this.pause(); }
       if (this.T >= this.end()) { this.T = this.end(); this.pause(); }
     }
     this.anyMoving = this.draw();
@@ -153,8 +161,14 @@ class Player {
   }
   kick() { if (this.frame === null) this.frame = requestAnimationFrame((t) => this.loop(t)); }
   toggle() { if (this.playing) this.pause(); else this.start(); }
-  start() {
-    if (this.T >= this.end() - 1e-9) this.seek(0);
+  // Play from now until t (the tour's steps), then pause there.
+  playTo(t) {
+    if (t <= this.T + 1e-9) { this.seek(t); return; }
+    this.start(t);
+  }
+  start(stopAt = null) {
+    this.stopAt = stopAt;
+    if (stopAt === null && this.T >= this.end() - 1e-9) this.seek(0);
     this.menu.hidden = true;
     this.playing = true; this.last = null;
     this.play.textContent = "❚❚ Pause"; this.play.setAttribute("aria-label", "pause");
@@ -162,10 +176,12 @@ class Player {
   }
   pause() {
     if (!this.playing) return;
-    this.playing = false; this.settleFrom = performance.now();
+    this.playing = false; this.stopAt = null; this.settleFrom = performance.now();
+    this.onPause();
     this.play.textContent = "▶ Play"; this.play.setAttribute("aria-label", "play");
     this.kick();
   }
+  onPause() {} // the tour's narration follows the clock
   settle() { this.settleFrom = -Infinity; this.draw(); } // every move done now (tests)
   seek(t) {
     this.T = Math.max(0, Math.min(t, this.end()));
@@ -189,24 +205,28 @@ class Player {
     else return;
     e.preventDefault(); e.stopPropagation();
   }
-  ask(worker, g) {
+  faults() { return this.model.get("fault_kinds") || ["crash", "hang", "slow"]; }
+  ask(worker, g, panel = this.base) {
     this.pause();
-    const lay = this.lay;
+    const lay = panel ? panel.lay : this.lay;
     this.menu.replaceChildren();
     if (!lay.scenario) {
       html("p", {}, this.menu, "Forks need a scenario run (FlowView(run_scenario(...))).");
     } else {
       const at = Math.round(this.T * 100) / 100;
-      html("p", { class: "fv-menu-title" }, this.menu, `What if ${worker}, at ${fmt(at)}…`);
+      const where = this.side ? ` (${panel.kind === "base" ? "left" : "right"})` : "";
+      html("p", { class: "fv-menu-title" }, this.menu, `What if ${worker}${where}, at ${fmt(at)}…`);
+      const kinds = this.faults();
       for (const [kind, label] of [["crash", "crashes (connection closes)"],
-        ["hang", "hangs (connection stays open)"], ["slow", "slows down (3× longer work)"]]) {
+        ["hang", "hangs (connection stays open)"], ["slow", "slows down (3× longer work)"]]
+        .filter(([k]) => kinds.includes(k))) {
         const b = html("button", { class: `fv-fault fv-fault-${kind}` }, this.menu, label);
         b.onclick = () => {
           this.menu.hidden = true;
           this.summary.textContent = `re-simulating: ${worker} ${kind} at ${fmt(at)}…`;
           clearTimeout(this.waiting);
           this.waiting = setTimeout(() => { this.summary.textContent = NO_KERNEL; }, NO_REPLY_MS);
-          this.model.send({ type: "fork", worker, kind, at });
+          this.model.send({ type: "fork", worker, kind, at, panel: panel ? panel.kind : "base" });
         };
       }
     }
@@ -236,5 +256,3 @@ function render({ model, el: host }) {
   root.__flow = player;
   return () => { player.pause(); };
 }
-
-export default { render };
