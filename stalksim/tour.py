@@ -186,11 +186,12 @@ class Tour:
         return {MIME: self.html(), "text/plain": f"<stalksim tour: {self.story.worker} stops "
                                                  f"at {secs(self.story.stop)}>"}
 
-    def page(self, lab: str) -> str:
-        """A whole HTML page: the tour, and a way into the course at `lab` (a URL)."""
+    def page(self, lab: str, head: str = "") -> str:
+        """A whole HTML page: the tour, and a way into the course at `lab` (a URL); `head`
+        goes into the page's head (the site keeps JupyterLite's configuration there)."""
         link = html.escape(lab, quote=True)
         return (
-            "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<!doctype html><html lang='en'><head><meta charset='utf-8'>{head}"
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
             "<title>stalksim: a crashed worker versus a hung one, in beanstalkd</title>"
             f"<style>{read('tour-page.css')}</style></head><body><main>"

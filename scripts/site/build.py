@@ -19,6 +19,7 @@ import argparse
 import copy
 import fcntl
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -45,9 +46,11 @@ Python), so what those lines import must already be there."""
 SETTINGS = {
     "@jupyterlab/apputils-extension:notification": {"fetchNews": "false",
                                                     "checkForUpdates": False},
-    "@jupyterlab/notebook-extension:tracker": {"autoStartDefaultKernel": True},
+    "@jupyterlab/notebook-extension:tracker": {"autoStartDefaultKernel": True,
+                                               "windowingMode": "none"},
 }
-"""JupyterLab settings of the site: never ask for or fetch news; start a lesson's kernel at once."""
+"""JupyterLab settings of the site: never ask for or fetch news; start a lesson's kernel at once;
+draw every cell (short lessons: the browser's find sees all of one, and so do the tests)."""
 
 SITE_NOTE = (
     "> **You are running this course in your browser** (JupyterLite): the simulator, the "
@@ -109,6 +112,18 @@ def lite_dir(work: Path, pyodide: Path) -> Path:
     return lite
 
 
+def front_page(out: Path) -> None:
+    """The site's index.html becomes the tour. JupyterLite's apps read the configuration
+    script of every parent index.html, so the tour page keeps it (and drops the redirect)."""
+    index = out / "index.html"
+    config = re.search(r'<script id="jupyter-config-data".*?</script>', index.read_text(),
+                       re.S)
+    if config is None:
+        raise dist.SiteError(f"{index} has no jupyter-config-data script to keep")
+    index.write_text(tour.Tour().page(lab=f"lab/index.html?path={FIRST}", head=config[0]),
+                     encoding="utf-8")
+
+
 def check_site(out: Path) -> list[str]:
     """What would make the built site reach outside its own origin (empty when nothing)."""
     problems = dist.verify(out / "static" / "pyodide")
@@ -157,8 +172,7 @@ def build(out: Path, cache: Path, release: Path | None) -> None:
                                      f"{done.stderr[-3000:]}")
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    (out / "index.html").write_text(tour.Tour().page(lab=f"lab/index.html?path={FIRST}"),
-                                    encoding="utf-8")
+    front_page(out)
     problems = check_site(out)
     if problems:
         raise dist.SiteError("the built site is not self-contained:\n  " + "\n  ".join(problems))

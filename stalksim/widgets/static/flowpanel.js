@@ -13,10 +13,10 @@ const FULL = { W: 900, TOP: 44, R: 15, GAP: 36, WH: 86, prodH: 50, prodStep: 62,
   COL: { prod: [12, 120], tube: [146, 404], work: [574, 314] },
   lane: { x: 84, right: 10, h: 42, step: 48, top: 32 }, workText: 50, tokenX: 25,
   binH: 56, compact: false };
-const COMPACT = { W: 470, TOP: 40, R: 14, GAP: 32, WH: 74, prodH: 44, prodStep: 52,
-  COL: { prod: [4, 78], tube: [94, 180], work: [286, 180] },
-  lane: { x: 8, right: 8, h: 38, step: 62, top: 48 }, workText: 40, tokenX: 20,
-  binH: 44, compact: true };
+const COMPACT = { W: 400, TOP: 40, R: 13, GAP: 30, WH: 70, prodH: 40, prodStep: 48,
+  COL: { prod: [4, 62], tube: [74, 152], work: [238, 158] },
+  lane: { x: 8, right: 8, h: 36, step: 60, top: 48 }, workText: 38, tokenX: 19,
+  binH: 42, compact: true };
 const LABEL_H = 18, LABEL_PAD = 3; // a move label's line height and the room around it
 const LABELS = { "ttr-expired": "TTR expired", "connection-closed": "connection closed",
   release: "release", bury: "bury", kick: "kick", "kick-job": "kick" };
@@ -268,15 +268,15 @@ class Panel {
     for (const [w, v] of this.workers) {
       const st = this.status(w, T);
       const held = [...this.jobs.values()].filter((j) => j.place === `worker:${w}`);
-      const text = st || (held.length ? `working on job ${held.map((j) => j.id).join(", ")}`
-        : "idle");
+      // compact: the held token is in the box already, so "working" says enough
+      const text = st || (held.length ? (this.geo.compact ? "working"
+        : `working on job ${held.map((j) => j.id).join(", ")}`) : "idle");
       let frac = 0, soon = false, count = "";
       const j = held.find((x) => x.deadline !== null && x.deadline !== undefined);
       if (j && st !== "crashed") {
         const left = Math.max(0, j.deadline - T), ttr = Math.max(1e-9, j.deadline - j.ttrFrom);
         soon = left <= 1;
-        count = this.geo.compact ? `TTR left ${left.toFixed(1)} s${soon ? " · soon" : ""}`
-          : `TTR left ${left.toFixed(1)} s${soon ? " · DEADLINE_SOON" : ""}`;
+        count = `TTR left ${left.toFixed(1)} s${soon && !this.geo.compact ? " · DEADLINE_SOON" : ""}`;
         frac = Math.min(1, left / ttr);
       }
       if (v.status.textContent !== text) v.status.textContent = text;
