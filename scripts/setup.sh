@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Shared setup for lab.sh and test.sh: system packages (as root on Debian/Ubuntu, only what is
-# missing), then a virtual environment in .venv with stalksim and the given extras.
-# Usage: scripts/setup.sh EXTRAS [DEBIAN_PACKAGES...]
+# Shared setup for lab.sh, test.sh and site.sh: system packages (as root on Debian/Ubuntu, only
+# what is missing), then a virtual environment (.venv, or $STALKSIM_VENV) with stalksim and the
+# given extras.
+# Usage: [STALKSIM_VENV=DIR] scripts/setup.sh EXTRAS [DEBIAN_PACKAGES...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="$1"; shift
@@ -23,8 +24,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
+venv="${STALKSIM_VENV:-.venv}"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
 fi
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e ".[$extras]"
+"$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
+"$venv/bin/python" -m pip install -q -e ".[$extras]"

@@ -1,6 +1,7 @@
 """Build the stalksim course as a JupyterLite site that runs in the browser, with no server.
 
-    python scripts/site/build.py [OUT] [--pyodide-release TARBALL]     (bash scripts/site.sh)
+    python scripts/site/build.py [OUT] [--pyodide-release TARBALL] [--serve [PORT]]
+    (bash scripts/site.sh [the same arguments])
 
 OUT (default `_site/`) gets: the landing page (the crash-versus-hang tour, playing before any
 Python has loaded), JupyterLab with the Pyodide kernel, lessons 1-7 and the exercise notebooks,
@@ -187,11 +188,17 @@ def main() -> None:
     ap.add_argument("--pyodide-release", type=Path, default=None, metavar="TARBALL",
                     help="take the wheels from Pyodide's official release tarball instead of "
                          "the vendor package (docs/site.md)")
+    ap.add_argument("--serve", nargs="?", type=int, const=8000, default=None, metavar="PORT",
+                    help="then serve it on http://127.0.0.1:PORT/ (default 8000)")
     args = ap.parse_args()
     try:
         build(args.out.resolve(), args.cache.resolve(), args.pyodide_release)
     except dist.SiteError as e:
         raise SystemExit(f"site: {e}") from None
+    if args.serve is not None:
+        import serve
+
+        serve.run(args.out, args.serve)
 
 
 if __name__ == "__main__":

@@ -41,20 +41,29 @@ def serve_in_thread(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     return s, f"http://127.0.0.1:{s.server_port}/"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("root", type=Path)
-    ap.add_argument("--port", type=int, default=8000)
-    args = ap.parse_args()
-    if not (args.root / "index.html").exists():
-        raise SystemExit(f"{args.root} holds no built site (build it: bash scripts/site.sh)")
-    s = server(args.root, args.port, quiet=False)
+def run(root: Path, port: int) -> None:
+    """Serve `root` until Ctrl-C, saying where."""
+    if not (root / "index.html").exists():
+        raise SystemExit(f"{root} holds no built site (build it: bash scripts/site.sh)")
+    try:
+        s = server(root, port, quiet=False)
+    except OSError as e:
+        raise SystemExit(f"cannot serve on 127.0.0.1:{port}: {e.strerror} (choose another port: "
+                         "--serve PORT)") from None
     print(f"stalksim in your browser: http://127.0.0.1:{s.server_port}/  (Ctrl-C stops)",
           flush=True)
     try:
         s.serve_forever()
     except KeyboardInterrupt:
         pass
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("root", type=Path)
+    ap.add_argument("--port", type=int, default=8000)
+    args = ap.parse_args()
+    run(args.root, args.port)
 
 
 if __name__ == "__main__":
