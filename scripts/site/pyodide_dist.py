@@ -255,7 +255,8 @@ class Assembly:
                 kept[name] = {**lock[name], "file_name": src.name, "sha256": sha256(src)}
             else:
                 kept[name] = entry(src, runtime_requires(src))
-        self.notes.append(f"{len(wanted)} pure-Python wheels from PyPI: {', '.join(sorted(wanted))}")
+        self.notes.append(f"{len(wanted)} pure-Python wheels from PyPI: "
+                          f"{', '.join(sorted(wanted))}")
 
         shutil.copy2(stalksim_wheel, self.out / stalksim_wheel.name)
         kept["stalksim"] = entry(self.out / stalksim_wheel.name,
