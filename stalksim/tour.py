@@ -115,7 +115,7 @@ def narration(story: Story, crash: Fork, hang: Fork) -> list[dict[str, Any]]:
         steps.append({"t": s.wake,
                       "text": f"Right: {s.worker} wakes at {secs(s.wake)} and finishes {j} "
                               f"too; its delete gets NOT_FOUND.{twice}"})
-    return steps
+    return sorted(steps, key=lambda x: x["t"])  # a long TTR can put the wake before the end
 
 
 def try_time(story: Story) -> float:

@@ -102,6 +102,8 @@ def download(url: str, dest: Path, integrity: str) -> Path:
 def pip_download(requirements: list[str], dest: Path, pure: bool) -> None:
     """Wheels from the package index, no dependencies; `pure` asks for py3-none-any only."""
     dest.mkdir(parents=True, exist_ok=True)
+    if not requirements:
+        return
     args = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(dest),
             "--only-binary=:all:"]
     if pure:
@@ -170,12 +172,16 @@ def entry(path: Path, depends: list[str], imports: list[str] | None = None) -> d
 class Assembly:
     """Builds `out` (a Pyodide folder for the site) from files cached under `cache`."""
 
-    def __init__(self, cache: Path, out: Path, release: Path | None = None) -> None:
-        self.cache, self.out, self.release = cache, out, release
+    def __init__(self, cache: Path, out: Path, release: Path | None = None,
+                 npm: Path | None = None) -> None:
+        self.cache, self.out, self.release, self.npm = cache, out, release, npm
         self.notes: list[str] = []  # where each file came from, for the build's report
 
     def npm_package(self) -> Path:
-        """The npm package `pyodide`, unpacked (runtime files and the official lock)."""
+        """The npm package `pyodide`, unpacked (runtime files and the official lock); `npm`
+        names an unpacked copy instead."""
+        if self.npm is not None:
+            return self.npm
         tgz = download(NPM_TARBALL, self.cache / f"pyodide-{PYODIDE_VERSION}.tgz", NPM_INTEGRITY)
         unpacked = self.cache / f"pyodide-{PYODIDE_VERSION}"
         if not (unpacked / "package" / "pyodide-lock.json").exists():
@@ -260,7 +266,7 @@ class Assembly:
 
         shutil.copy2(stalksim_wheel, self.out / stalksim_wheel.name)
         kept["stalksim"] = entry(self.out / stalksim_wheel.name,
-                                 runtime_requires(stalksim_wheel) + list(STALKSIM_NEEDS),
+                                 sorted({*runtime_requires(stalksim_wheel), *STALKSIM_NEEDS}),
                                  imports=["stalksim"])
         self.check_closed(kept)
         trimmed = {"info": official["info"], "packages": dict(sorted(kept.items()))}

@@ -1,6 +1,6 @@
 """Build the stalksim course as a JupyterLite site that runs in the browser, with no server.
 
-    python scripts/site/build.py [OUT] [--pyodide-release TARBALL] [--serve [PORT]]
+    python scripts/site/site_build.py [OUT] [--pyodide-release TARBALL] [--serve [PORT]]
     (bash scripts/site.sh [the same arguments])
 
 OUT (default `_site/`) gets: the landing page (the crash-versus-hang tour, playing before any
@@ -17,6 +17,7 @@ rebuild can silently drop the local Pyodide setting and fall back to a CDN.
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
 import fcntl
 import json
@@ -43,6 +44,9 @@ PRELOAD = ["stalksim", "pandas"]
 """Loaded as the kernel starts. Each lesson's first cell begins with `%matplotlib inline`, which
 hides that cell's import lines from the kernel's import scanner (it parses the cell as plain
 Python), so what those lines import must already be there."""
+
+KERNEL_MODULES = {"IPython", "ipykernel", "pyodide", "pyodide_js", "js", "micropip", "piplite"}
+"""Modules the Pyodide kernel itself provides."""
 
 SETTINGS = {
     "@jupyterlab/apputils-extension:notification": {"fetchNews": "false",
@@ -125,9 +129,38 @@ def front_page(out: Path) -> None:
                      encoding="utf-8")
 
 
+def imported(nb: dict) -> set[str]:
+    """The top-level modules a notebook's code cells import (magics and shell lines left out)."""
+    names: set[str] = set()
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        code = "\n".join(line for line in src.splitlines()
+                         if not line.lstrip().startswith(("%", "!")))
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module.split(".")[0])
+    return names
+
+
 def check_site(out: Path) -> list[str]:
-    """What would make the built site reach outside its own origin (empty when nothing)."""
+    """What would make the built site reach outside its own origin, or leave a lesson without a
+    package it imports (empty when nothing)."""
     problems = dist.verify(out / "static" / "pyodide")
+    lock = json.loads((out / "static" / "pyodide" / "pyodide-lock.json").read_text())
+    known = {m for e in lock["packages"].values() for m in e["imports"]}
+    known |= set(sys.stdlib_module_names) | KERNEL_MODULES
+    for nb in sorted((out / "files").rglob("*.ipynb")):
+        lost = imported(json.loads(nb.read_text(encoding="utf-8"))) - known
+        problems += [f"{nb.relative_to(out / 'files')} imports {m}, which the site lacks"
+                     for m in sorted(lost)]
     config = json.loads((out / "jupyter-lite.json").read_text())["jupyter-config-data"]
     kernel = config["litePluginSettings"]["@jupyterlite/pyodide-kernel-extension:kernel"]
     if kernel.get("pyodideUrl") != "./static/pyodide/pyodide.mjs":
