@@ -111,3 +111,44 @@ def test_view_beside_another_run_compares_them() -> None:
     assert view.summary == ("Above, then below: re-deliveries 1 and 1; all done at 7 s and "
                             "all done at 9 s")
     assert view.fork_spec == "" and view.captions == captions(view.data)
+
+
+def test_side_by_side_draws_two_runs_and_a_click_forks_the_run_clicked() -> None:
+    crash, hang = run_scenario("crashed-consumer", seed=0), run_scenario("hung-consumer", seed=0)
+    view = FlowView(crash, beside=hang, side=True)
+    assert view.arrangement == "side"
+    assert view.data["scenario"] == "crashed-consumer"
+    assert view.fork_data["scenario"] == "hung-consumer"
+    assert view.summary.startswith("Left, then right: re-deliveries 1 and 1; all done at 7 s "
+                                   "and all done at 9 s")
+    # a click in the right-hand run (the hang) forks the hang, shown in its place
+    view._on_msg(view, {"type": "fork", "worker": "worker-1", "kind": "crash", "at": 5.25,
+                        "panel": "fork"}, [])
+    assert view.fork_data["scenario"] == "hung-consumer"
+    assert {"worker": "worker-1", "t": 5.25} in view.fork_data["crashes"]
+    assert view.data["scenario"] == "crashed-consumer" and view.data["faults"] == []
+    assert view.summary.endswith("all done at 9 s → all done at 7.25 s")
+    # a click in the left-hand run forks the crash, shown in its place (the hang stays)
+    view._on_msg(view, {"type": "fork", "worker": "worker-2", "kind": "hang", "at": 4.0,
+                        "panel": "base"}, [])
+    assert view.data["faults"] == [{"worker": "worker-2", "kind": "hang", "at": 4.0}]
+    assert any(c["text"].startswith("Left: worker-2 hangs") for c in view.captions)
+    assert view.fork_data["scenario"] == "hung-consumer"
+
+
+def test_side_by_side_needs_a_second_run() -> None:
+    with pytest.raises(ValueError, match="beside="):
+        FlowView(run_scenario("crashed-consumer", seed=0), side=True)
+
+
+def test_side_by_side_captions_say_which_run_and_say_a_shared_instant_once() -> None:
+    view = FlowView(run_scenario("crashed-consumer", seed=0),
+                    beside=run_scenario("hung-consumer", seed=0), side=True)
+    by_t = {c["t"]: c["text"] for c in view.captions}
+    assert by_t[1.0].startswith("In both: shop puts job 2 into orders")
+    assert by_t[3.5].startswith("Left: worker-1 crashes holding job 3")
+    assert "; right: worker-1 hangs holding job 3" in by_t[3.5]
+    assert [c["t"] for c in view.captions] == sorted(by_t)
+    stacked = FlowView(run_scenario("crashed-consumer", seed=0),
+                       beside=run_scenario("hung-consumer", seed=0))
+    assert stacked.captions == captions(stacked.data)

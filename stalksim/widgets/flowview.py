@@ -46,7 +46,8 @@ class FlowView(anywidget.AnyWidget):
     _css = STATIC / "flowview.css"
     data = traitlets.Dict().tag(sync=True)
     captions = traitlets.List().tag(sync=True)
-    """`stalksim.flow.captions(data)`: the caption from each instant on (set with `data`)."""
+    """`stalksim.flow.captions(data)`: the caption from each instant on (set with `data`; side
+    by side, both runs' captions, each said to be the left's or the right's)."""
     fork_data = traitlets.Dict().tag(sync=True)
     summary = traitlets.Unicode("").tag(sync=True)
     fork_spec = traitlets.Unicode("").tag(sync=True)
@@ -104,6 +105,7 @@ class FlowView(anywidget.AnyWidget):
         this, that = _outcome(self.trace), _outcome(tr)
         with self.hold_sync():
             self.fork_data = layout(tr, title=title)
+            self._caption()
             where = "Left, then right" if self.arrangement == "side" else "Above, then below"
             self.summary = (f"{where}: re-deliveries {this['redeliveries']} and "
                             f"{that['redeliveries']}; {_finish(this)} and {_finish(that)}")
@@ -119,7 +121,13 @@ class FlowView(anywidget.AnyWidget):
         """Draw a layout: it and its captions go to the page in one message."""
         with self.hold_sync():
             self.data = lay
-            self.captions = captions(lay)
+            self._caption()
+
+    def _caption(self) -> None:
+        if self.arrangement == "side" and self.fork_data:
+            self.captions = side_captions(self.data, self.fork_data)
+        else:
+            self.captions = captions(self.data)
 
     def add_fault(self, worker: str, kind: str, at: float, panel: str = "base",
                   **extra: Any) -> Fork:
@@ -135,6 +143,7 @@ class FlowView(anywidget.AnyWidget):
             self.show(f.layout())
         else:
             self.fork_data = f.layout()
+            self._caption()
         self.summary = f.summary_line(b)
         self.fork_spec = f"{f.python()}\n{f.to_json()}"
         return f
@@ -148,6 +157,27 @@ class FlowView(anywidget.AnyWidget):
         except (ValueError, TypeError, KeyError) as e:
             self.summary = f"no fork: {e}"
         self.send({"type": "forked"})  # the page stops waiting (and shows the summary)
+
+
+def side_captions(left: dict[str, Any], right: dict[str, Any]) -> list[dict[str, Any]]:
+    """Both runs' captions on one clock: at each instant, what happened on the left and on the
+    right ("Left: ...; right: ..."), or once when it is the same ("In both: ...")."""
+    at: dict[float, dict[str, Any]] = {}
+    for side, lay in (("left", left), ("right", right)):
+        for c in captions(lay):
+            m = at.setdefault(c["t"], {"said": {}, "moment": False})
+            m["said"][side] = c["text"]
+            m["moment"] = m["moment"] or c["moment"]
+    out = []
+    for t, m in sorted(at.items()):
+        said = m["said"]
+        if len(said) == 2 and said["left"] == said["right"]:
+            text = f"In both: {said['left']}"
+        else:
+            text = "; ".join(f"{side}: {x}" for side, x in said.items())
+            text = text[0].upper() + text[1:]
+        out.append({"t": t, "text": text, "moment": m["moment"]})
+    return out
 
 
 def _fork_from_meta(tr: Trace) -> Fork | None:

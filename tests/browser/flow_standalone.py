@@ -26,7 +26,7 @@ window.__fvModel = (state) => {
 
 
 def open_view(page: Any, data: dict[str, Any], fork_data: dict[str, Any] | None = None,
-              summary: str = "") -> float:
+              summary: str = "", arrangement: str = "stacked") -> float:
     """Render a FlowView of `data` in `page`; returns the milliseconds the first render took
     (measured in the page, from handing over the layout to the first drawn frame)."""
     css = (STATIC / "flowview.css").read_text(encoding="utf-8")
@@ -36,7 +36,8 @@ def open_view(page: Any, data: dict[str, Any], fork_data: dict[str, Any] | None 
     page.add_script_tag(content=_esm() + "\nwindow.__fvRender = render;", type="module")
     page.wait_for_function("() => window.__fvRender !== undefined")
     state = {"data": data, "captions": captions(data), "fork_data": fork_data or {},
-             "summary": summary, "fork_spec": "", "palette": PALETTE}
+             "summary": summary, "fork_spec": "", "palette": PALETTE,
+             "arrangement": arrangement}
     return page.evaluate(
         """async (json) => {
           const t0 = performance.now();

@@ -11,6 +11,7 @@ import pytest
 
 from stalksim.flow import JobBook, captions, layout
 from stalksim.forks import fork
+from stalksim.scenarios import run_scenario
 from stalksim.simulation import Simulation
 from tests.browser.flow_standalone import open_view
 from tests.browser.test_flowview import ARTIFACTS
@@ -192,4 +193,39 @@ def test_live_run_moves_beside_the_simulated_one(bare_page: Any) -> None:
         "live on a real beanstalkd")
     assert page.locator(".fv-summary").inner_text().startswith("Above, then below: ")
     page.locator(".fv-root").screenshot(path=str(ARTIFACTS / "live-beside-simulated-5.5s.png"))
+    assert not page.stalk_page_errors
+
+
+def test_side_by_side_panels_fit_a_1024_screen_and_a_click_names_its_panel(
+        bare_page: Any) -> None:
+    """Lesson 3's view (FlowView(crash, beside=hang, side=True)): two compact runs in columns,
+    both whole on a 1024x768 screen with text of at least 14 px, one clock; a click on a
+    worker of the right-hand run asks Python for a fork of that run."""
+    from stalksim.widgets.flowview import FlowView
+
+    view = FlowView(run_scenario("crashed-consumer", seed=0),
+                    beside=run_scenario("hung-consumer", seed=0), side=True)
+    page = bare_page
+    page.set_viewport_size({"width": 1024, "height": 768})
+    open_view(page, view.data, view.fork_data, view.summary, arrangement="side")
+    geo = page.evaluate("""() => [...document.querySelectorAll('.fv-svg')].map((s) => {
+      const r = s.getBoundingClientRect(), vb = s.viewBox.baseVal;
+      const px = Math.min(...[...s.querySelectorAll('text')].filter((t) => t.textContent)
+        .map((t) => parseFloat(getComputedStyle(t).fontSize) * r.width / vb.width));
+      return { kind: s.dataset.panel, compact: s.classList.contains('fv-compact'),
+               box: [r.x, r.y, r.width, r.height], px }; })""")
+    assert [g["kind"] for g in geo] == ["base", "fork"] and all(g["compact"] for g in geo)
+    left, right = geo[0]["box"], geo[1]["box"]
+    assert left[0] + left[2] <= right[0] and abs(left[1] - right[1]) < 1, (left, right)
+    assert max(b[1] + b[3] for b in (left, right)) <= 768 and right[0] + right[2] <= 1024
+    assert min(g["px"] for g in geo) >= 14, geo
+    page.evaluate("""() => { const p = document.querySelector('.fv-root').__flow;
+      p.pause(); p.seek(5.25); p.settle(); }""")
+    page.locator("svg[data-panel=fork] .fv-worker[data-worker=worker-1]").click()
+    assert "(right)" in page.locator(".fv-menu-title").inner_text()
+    page.locator(".fv-fault-crash").click()
+    sent = page.evaluate("() => window.__fvSent")
+    assert sent[-1] == {"type": "fork", "worker": "worker-1", "kind": "crash", "at": 5.25,
+                        "panel": "fork"}
+    page.locator(".fv-root").screenshot(path=str(ARTIFACTS / "side-by-side-1024.png"))
     assert not page.stalk_page_errors
