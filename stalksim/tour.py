@@ -125,7 +125,7 @@ def try_time(story: Story) -> float:
 
 
 def offered_forks(runs: dict[str, tuple[Fork, str]], at: float) -> dict[str, dict[str, Any]]:
-    """For each panel (its run and title) and worker: the run with that worker crashing at
+    """For each panel (its run and its kind's name) and worker: the run with that worker crashing at
     `at` (its layout and one-line summary), or why there is none."""
     out: dict[str, dict[str, Any]] = {}
     for panel, (base, title) in runs.items():
@@ -139,7 +139,7 @@ def offered_forks(runs: dict[str, tuple[Fork, str]], at: float) -> dict[str, dic
                 continue
             f = fork(base.scenario, base.seed, base.params, [*base.faults,
                      Fault(w, "crash", at)], base.until)
-            shown = {**f.layout(), "title": f"{title}; {w} crashes at {secs(at)}"}
+            shown = {**f.layout(), "title": f"{title}, then {w} crashes at {secs(at)}"}
             out[key] = {"layout": shown, "summary": f.summary_line(base)}
     return out
 
@@ -159,8 +159,8 @@ class Tour:
         self.data: dict[str, Any] = {
             "left": left, "right": right, "palette": CSS_VARIABLES,
             "steps": narration(self.story, self.crash, self.hang),
-            "try": {"t": at, "forks": offered_forks({"base": (self.crash, left["title"]),
-                                                     "fork": (self.hang, right["title"])}, at),
+            "try": {"t": at, "forks": offered_forks({"base": (self.crash, "Crash"),
+                                                     "fork": (self.hang, "Hang")}, at),
                     "text": f"Your turn. The clock is back at {secs(at)}: on the right, "
                             f"{w} is hung and still holds job {self.story.job}. Click {w} "
                             "there (or any worker) to crash it now, and see what changes."},

@@ -89,6 +89,7 @@ class Panel {
       });
       yt += th + 16;
     }
+    this.slot = { x: tx + tw / 2, y: yt + 10 }; // compact: where move labels are listed
     let yw = TOP;
     const [wx, ww] = COL.work, tx0 = wx + g0.workText, line = g0.compact ? 18 : 22;
     for (const w of lay.workers) {
@@ -236,7 +237,8 @@ class Panel {
     });
     const nodes = this.labels.childNodes;
     if (named.length && this.obstacles === null) this.obstacles = this.textBoxes();
-    const placed = placeLabels(named, (t) => this.width(t), this.geo.W, this.obstacles || []);
+    const placed = this.geo.compact ? slotLabels(named, this.slot)
+      : placeLabels(named, (t) => this.width(t), this.geo.W, this.obstacles || []);
     while (nodes.length > placed.length) this.labels.lastChild.remove();
     placed.forEach((o, i) => {
       const t = nodes[i] || el("text", {}, this.labels);
@@ -322,6 +324,19 @@ function placeLabels(items, width, W, obstacles = []) {
 function usedStates(lay) {
   const used = new Set(lay.steps.map((s) => s.to.split(":")[0]));
   return ["ready", "delayed", "buried"].filter((s) => s === "ready" || used.has(s));
+}
+
+// Compact panels have no room beside their moves: the labels are listed under the tube, one a
+// line, same-named ones as one ("connection closed ×2"), in the colour of their cause.
+function slotLabels(items, slot) {
+  const groups = [];
+  for (const it of items) {
+    const g = groups.find((x) => x.text === it.text);
+    if (g) g.n += 1;
+    else groups.push({ ...it, n: 1, x0: it.x, y0: it.y });
+  }
+  return groups.map((g, i) => ({ ...g, label: g.n > 1 ? `${g.text} ×${g.n}` : g.text,
+    x: slot.x, y: slot.y + i * (LABEL_H + LABEL_PAD) }));
 }
 
 function along(pts, f) {
