@@ -9,4 +9,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STALKSIM_VENV=.venv-site bash scripts/setup.sh site
-exec .venv-site/bin/python scripts/site/build.py "$@"
+exec .venv-site/bin/python scripts/site/site_build.py "$@"
