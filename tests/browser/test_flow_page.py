@@ -229,3 +229,29 @@ def test_side_by_side_panels_fit_a_1024_screen_and_a_click_names_its_panel(
                         "panel": "fork"}
     page.locator(".fv-root").screenshot(path=str(ARTIFACTS / "side-by-side-1024.png"))
     assert not page.stalk_page_errors
+
+
+def test_a_label_names_the_job_that_moved_when_others_move_at_the_same_instant(
+        bare_page: Any) -> None:
+    """Issue 23 (7): forking hung-consumer with worker-1 crashing at 3 s, job 3 goes back to
+    ready and on to worker-2 while job 4 is put, all at 3 s: "connection closed" is drawn over
+    job 3's leg from worker-1 to the tube (it was drawn over the ready lane, on job 4)."""
+    base = fork("hung-consumer", seed=0)
+    forked = fork("hung-consumer", seed=0, faults=[{"worker": "worker-1", "kind": "crash",
+                                                     "at": 3.0}])
+    page = bare_page
+    open_view(page, base.layout(), forked.layout())
+    label = page.evaluate("""() => {
+      const p = document.querySelector('.fv-root').__flow; p.pause(); p.seek(3.3); p.settle();
+      const svg = document.querySelector('svg[data-panel=fork]');
+      const place = (k) => { const r = svg.querySelector(`rect[data-place="${k}"]`);
+        return [+r.getAttribute('x'), +r.getAttribute('y'), +r.getAttribute('width'),
+                +r.getAttribute('height')]; };
+      const l = [...svg.querySelectorAll('.fv-move-label')].find(
+        (t) => t.textContent === 'connection closed');
+      return { job: l.dataset.job, x0: +l.dataset.x0, worker: place('worker:worker-1'),
+               lane: place('ready:orders') }; }""")
+    assert label["job"] == "3"
+    # over the leg between the ready lane's right end and worker-1's box, not over the lane
+    assert label["lane"][0] + label["lane"][2] < label["x0"] < label["worker"][0] + 40
+    assert not page.stalk_page_errors

@@ -205,6 +205,9 @@ def test_click_on_a_worker_forks_the_run_and_axe_finds_no_serious_violation(
     line = crash.locator(".fv-summary").inner_text()
     assert re.match(r"worker-2 crashes at 5 s: re-deliveries \d+ → \d+, duplicate work", line)
     assert crash.locator("svg[data-panel=fork]").count() == 1
+    code = crash.locator(".fv-code")  # the fork as code: folded away, a click to see it
+    assert code.is_visible() and not crash.locator(".fv-spec").is_visible()
+    code.locator("summary").click()
     assert "stalksim.forks.fork('crashed-consumer'" in crash.locator(".fv-spec").inner_text()
     page.wait_for_timeout(SETTLE_MS)
     crash.screenshot(path=str(ARTIFACTS / "crashed-consumer-fork-worker-2-crash-5s.png"))

@@ -198,7 +198,7 @@ class Panel {
         const pts = [j.transit.from, ...j.transit.pts, j.rest];
         if (f < 1) { xy = along(pts, f); busy = true; }
         const trail = j.transit.causes.some((c) => c in LABELS) && T - j.transit.t0 < TRAIL;
-        if (f < 1 || trail) movesHtml.push([pts, j.transit.causes, trail && f >= 1]);
+        if (f < 1 || trail) movesHtml.push([pts, j.transit.causes, trail && f >= 1, j.id]);
         if (f >= 1 && !trail) j.transit = null;
       }
       const hiddenNow = j.rest.hidden && f >= 1;
@@ -221,19 +221,21 @@ class Panel {
     return busy;
   }
   // One polyline per move; the named ones (TTR expired, connection closed, release, bury,
-  // kick) get a label above, placed by placeLabels so that no two overlap.
+  // kick) get a label above the leg that cause moved (a token can make several moves in one
+  // instant: connection closed, then reserved again), placed by placeLabels so that no two
+  // overlap, and naming its job (data-job).
   drawMoves(moves) {
     const lines = this.moves.childNodes, named = [];
     while (lines.length > moves.length) this.moves.lastChild.remove();
-    moves.forEach(([pts, causes, faded], i) => {
+    moves.forEach(([pts, causes, faded, job], i) => {
       const line = lines[i] || el("polyline", {}, this.moves);
       const cause = causes.find((c) => c in LABELS) || causes[causes.length - 1];
       line.setAttribute("points", pts.map((p) => `${p.x},${p.y}`).join(" "));
       line.setAttribute("class", `fv-move fv-cause-${cause}${faded ? " fv-faded" : ""}`);
       if (!(cause in LABELS)) return;
-      const ys = pts.map((p) => p.y);
-      named.push({ text: LABELS[cause], cause, x: pts[Math.floor(pts.length / 2)].x,
-        y: Math.min(...ys) - 14, below: Math.max(...ys) + 14 + LABEL_H });
+      const k = causes.indexOf(cause), a = pts[k], b = pts[k + 1];
+      named.push({ text: LABELS[cause], cause, x: (a.x + b.x) / 2, jobs: [job],
+        y: Math.min(a.y, b.y) - 14, below: Math.max(a.y, b.y) + 14 + LABEL_H });
     });
     const nodes = this.labels.childNodes;
     if (named.length && this.obstacles === null) this.obstacles = this.textBoxes();
@@ -243,7 +245,9 @@ class Panel {
     placed.forEach((o, i) => {
       const t = nodes[i] || el("text", {}, this.labels);
       for (const [k, v] of [["x", o.x], ["y", o.y], ["data-x0", o.x0], ["data-y0", o.y0],
-        ["class", `fv-move-label fv-cause-${o.cause}`]]) t.setAttribute(k, v);
+        ["data-job", o.jobs.join(" ")], ["class", `fv-move-label fv-cause-${o.cause}`]]) {
+        t.setAttribute(k, v);
+      }
       if (t.textContent !== o.label) t.textContent = o.label;
     });
   }
@@ -300,7 +304,7 @@ function placeLabels(items, width, W, obstacles = []) {
     const near = (g) => g.text === it.text && Math.abs(g.y0 - it.y) < LABEL_H &&
       g.xs.some((x) => Math.abs(x - it.x) < width(it.text) + LABEL_PAD);
     const g = groups.find(near);
-    if (g) g.xs.push(it.x);
+    if (g) { g.xs.push(it.x); g.jobs = [...g.jobs, ...it.jobs]; }
     else groups.push({ ...it, x0: it.x, y0: it.y, xs: [it.x] });
   }
   const placed = [], fixed = [...obstacles];
@@ -332,7 +336,7 @@ function slotLabels(items, slot) {
   const groups = [];
   for (const it of items) {
     const g = groups.find((x) => x.text === it.text);
-    if (g) g.n += 1;
+    if (g) { g.n += 1; g.jobs = [...g.jobs, ...it.jobs]; }
     else groups.push({ ...it, n: 1, x0: it.x, y0: it.y });
   }
   return groups.map((g, i) => ({ ...g, label: g.n > 1 ? `${g.text} ×${g.n}` : g.text,

@@ -54,7 +54,15 @@ class Player {
     this.menu = html("div", { class: "fv-menu", hidden: "", role: "dialog",
       "aria-label": "add a fault" }, root);
     this.summary = html("p", { class: "fv-summary", "aria-live": "polite" }, root, "");
-    this.spec = html("pre", { class: "fv-spec" }, root, "");
+    // the fork as a Python line and JSON: for a teacher who wants to keep it, folded away
+    this.code = html("details", { class: "fv-code", hidden: "" }, root);
+    html("summary", {}, this.code, "copy as code");
+    this.spec = html("pre", { class: "fv-spec" }, this.code, "");
+    const copy = html("button", { class: "fv-copy" }, this.code, "copy");
+    copy.onclick = () => {
+      const done = () => { copy.textContent = "copied"; };
+      if (navigator.clipboard) navigator.clipboard.writeText(this.spec.textContent).then(done);
+    };
     this.legend(root);
     this.play.onclick = () => this.toggle();
     this.prev.onclick = () => this.step(-1);
@@ -114,12 +122,16 @@ class Player {
     this.fork = f && f.steps
       ? new Panel(f, this.stage, "fork", (w, g, p) => this.ask(w, g, p), this.geo()) : null;
     this.summary.textContent = this.model.get("summary") || "";
-    this.spec.textContent = this.model.get("fork_spec") || "";
+    this.setSpec(this.model.get("fork_spec") || "");
     this.settleFrom = performance.now();
     this.kick();
   }
   geo() { return this.side ? COMPACT : FULL; }
   end() { return Math.max(this.lay.end, this.fork ? this.fork.lay.end : 0); }
+  setSpec(text) {
+    this.spec.textContent = text;
+    if (this.code) this.code.hidden = !text;
+  }
   transit() { return Math.min(TRANSIT_WALL * this.speed, MAX_TRANSIT); }
   progress(t0) {
     if (this.playing) return Math.min(1, (this.T - t0) / this.transit());
@@ -252,7 +264,7 @@ function render({ model, el: host }) {
     clearTimeout(player.waiting);
     player.summary.textContent = model.get("summary") || "";
   });
-  model.on("change:fork_spec", () => { player.spec.textContent = model.get("fork_spec"); });
+  model.on("change:fork_spec", () => player.setSpec(model.get("fork_spec")));
   root.__flow = player;
   return () => { player.pause(); };
 }
