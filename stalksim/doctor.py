@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import stalksim
+from stalksim._browser import refuse
 
 INSTALL = 'python -m pip install -e ".[notebook]"  (in the stalksim checkout)'
 MIN_MEMORY_MIB = 1024
@@ -351,6 +352,8 @@ def _progress(out: TextIO, i: int, n: int, line: Line, seconds: float) -> None:
 
 def run(args: argparse.Namespace, out: TextIO) -> list[Line]:
     """Every check, in order, with a progress line for each notebook."""
+    refuse("stalksim doctor", "Jupyter kernels and a beanstalkd, which a browser cannot start",
+           "run `python -m stalksim doctor` on the classroom machine")
     lines = check_versions()
     lines.append(check_beanstalkd(args.address))
     lines.append(check_memory(args.min_memory))

@@ -201,6 +201,7 @@ def parse_serve_args(argv: Sequence[str]) -> ServeOptions:
 def main(argv: list[str]) -> int:
     """`stalksim serve`: bind first, then import the server. Options that do not parse go to
     `stalksim.wire.serve_main`, which reports them as it does when run on its own."""
+    _not_in_browser()
     try:
         opts = parse_serve_args(argv)
     except ServeExit:
@@ -227,6 +228,7 @@ def start_serving(opts: ServeOptions) -> int:
     """Warn, listen, become `-u USER`, and only then import the server (asyncio, the core)
     and run it on the bound socket: a harness that starts the binary and connects soon after
     finds it listening (the kernel queues connections until the loop accepts them)."""
+    _not_in_browser()
     for text in opts.warnings:
         print(f"stalksim serve: {text}", file=sys.stderr)
     import signal  # signals before the event loop takes them over: a stop, or drain mode
@@ -241,6 +243,15 @@ def start_serving(opts: ServeOptions) -> int:
     except ServeExit as e:
         return report(e)
     return int(_wire().run(opts, sock))
+
+
+def _not_in_browser() -> None:
+    """In the browser (JupyterLite), raise NotInBrowser: a server needs a port to listen on."""
+    from stalksim._browser import refuse
+
+    refuse("stalksim serve", "a TCP port to listen on, which a browser cannot open",
+           "run `python -m stalksim serve` on your own machine (`bash scripts/lab.sh` in a "
+           "clone of stalksim sets it up)")
 
 
 def _exit_at_once(signum: int, frame: object) -> None:

@@ -1,4 +1,7 @@
-"""Lesson 6: going live. The same client code against a real beanstalkd."""
+"""Lesson 6: going live. The same client code against a real beanstalkd.
+
+In the browser (the JupyterLite course) there is no beanstalkd: `l6-live` says so in its
+feedback, and `ex-live-drain` checks the simulator half and says where the live half runs."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from typing import Any
 
 import greenstalk
 
+from stalksim import _browser
 from stalksim.client import SimClient
 from stalksim.exercises._core import (
     Exercise,
@@ -26,6 +30,7 @@ START_BEANSTALKD = (
     "`beanstalkd -l 127.0.0.1 -p 11300 &`; macOS: `brew install beanstalkd`, then the same "
     "command; on Binder, the `start` script already runs one on 127.0.0.1:11300. Then make a "
     "new client: `greenstalk.Client((\"127.0.0.1\", 11300))`.")
+IN_BROWSER = f"this check needs {_browser.NO_BEANSTALKD}"
 SIM_HINT = ("that's still the simulator: change sim.client() to greenstalk.Client((host, "
             "port)), e.g. greenstalk.Client((\"127.0.0.1\", 11300)).")
 
@@ -104,6 +109,8 @@ def check_live(answer: Any) -> Feedback:
     if not isinstance(answer, greenstalk.Client):
         return failed(ex, f"the answer must be a greenstalk.Client, not "
                       f"{type(answer).__name__}.", "answer = greenstalk.Client((host, port)).")
+    if _browser.in_browser():
+        return failed(ex, IN_BROWSER + ".", f"open lesson 6 {_browser.elsewhere()}.")
     try:
         version = answer.stats().get("version", "?")
         address = answer._address
@@ -243,6 +250,9 @@ def check_drain(answer: Any) -> Feedback:
                       f"them.", "delete each job after taking its body; on a live server an "
                       "undeleted job comes back to someone else when its TTR runs out.",
                       right="The bodies are right.")
+    if _browser.in_browser():
+        return passed(ex, f"Right on the simulator. The live half of {IN_BROWSER}: run this "
+                      f"exercise on Binder or on your own machine (see its first cell).")
     address = default_address()
     if not _reachable(address):
         return passed(ex, f"Right on the simulator. No live beanstalkd answered at "

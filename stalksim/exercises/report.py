@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from stalksim._browser import refuse
+
 STATUSES = ("passed", "not yet", "error", "not checked", "timeout")
 """Verdicts, best first: a student's best verdict on an exercise is the one reported."""
 SHORT = {"passed": "pass", "not yet": "no", "error": "err", "not checked": "?",
@@ -162,6 +164,9 @@ def submissions(root: Path) -> dict[str, list[Path]]:
 def collect(root: Path, timeout: float = 300, jobs: int = 1) -> tuple[dict[str, list[str]],
                                                                       list[Verdict]]:
     """(student -> their notebooks, every verdict), running the notebooks `jobs` at a time."""
+    refuse("stalksim.exercises.report", "a Python process per notebook, which a browser "
+           "cannot start", "run `python -m stalksim.exercises report SUBMISSIONS/` on your own "
+           "machine")
     students = submissions(root)
     work = [(s, p) for s, paths in students.items() for p in paths]
     with ThreadPoolExecutor(max(1, jobs)) as pool:

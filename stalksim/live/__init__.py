@@ -6,7 +6,8 @@
     sim = stalksim.live.LiveSession()    # lesson code for a Simulation, on a real server
 
 `LiveView` (a widget of the real server's tubes), `run_live` and `LiveSession` are imported
-when first used.
+when first used. In the browser (the JupyterLite course) each of them raises `NotInBrowser`, a
+one-sentence message that says where to run lesson 6 instead.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from typing import Any
 
 import greenstalk
 
-__all__ = ["NoServer", "PrivateServer", "connect", "default_address", "start_private",
-           "LiveSession", "LiveView", "run_live"]
+from stalksim._browser import NotInBrowser, refuse
+
+__all__ = ["NoServer", "NotInBrowser", "PrivateServer", "connect", "default_address",
+           "start_private", "LiveSession", "LiveView", "run_live"]
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 11300
 HOW_TO_START = (
@@ -70,8 +73,9 @@ def connect(address: tuple[str, int] | None = None, *, start: bool = False,
 
     If nothing answers: with `start=True` and the beanstalkd binary on PATH, start a private
     one and connect to it (saying so); otherwise raise `NoServer`, whose one-line message
-    says how to start beanstalkd.
+    says how to start beanstalkd. In the browser, raise `NotInBrowser`.
     """
+    refuse("stalksim.live.connect()")
     address = address or default_address()
     if not _answers(address):
         if not (start and shutil.which("beanstalkd")):
@@ -129,7 +133,8 @@ def start_private(binary: str | None = None, timeout: float = 10.0, *,
                   port: int | None = None, args: Sequence[str] = ()) -> PrivateServer:
     """Start a private beanstalkd on loopback `port` (default: a free one) with extra `args`
     (e.g. `-b DIR`); it is stopped (by its process id) when the interpreter exits, or by
-    `.stop()`."""
+    `.stop()`. In the browser, raise `NotInBrowser`."""
+    refuse("stalksim.live.start_private()")
     path = binary or shutil.which("beanstalkd")
     if path is None:
         raise NoServer("The beanstalkd binary is not on PATH. " + HOW_TO_START.format(

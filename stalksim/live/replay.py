@@ -26,6 +26,7 @@ from typing import Any
 
 import greenstalk
 
+from stalksim._browser import refuse
 from stalksim.live import default_address
 from stalksim.live.driver import LiveRun, LiveWorker, Stopped
 from stalksim.scenarios import run_scenario
@@ -102,6 +103,7 @@ def run_live(name: str, *, speed: float = 5.0, seed: int = 0, until: float | Non
 
     Tubes get a unique `prefix` on the server (so runs never mix) but not in the trace.
     """
+    refuse("stalksim.live.run_live()")
     if not speed > 0:
         raise ValueError(f"speed must be > 0, not {speed!r}")
     simulated = run_scenario(name, seed=seed, until=until, **params)  # the plan

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import greenstalk
 
+from stalksim._browser import refuse
+
 if TYPE_CHECKING:
     from stalksim.live import PrivateServer
 
@@ -57,6 +59,7 @@ class LiveSession:
                  start: bool = True, binlog: bool = False) -> None:
         from stalksim.live import connect, start_private
 
+        refuse("stalksim.live.LiveSession()")
         if isinstance(address, greenstalk.Client):
             address = address._address  # the server that client talks to
         if binlog and (address is not None or not start):

@@ -20,6 +20,7 @@ import greenstalk
 import ipywidgets as widgets
 from IPython.display import HTML
 
+from stalksim._browser import refuse
 from stalksim.live import default_address
 from stalksim.widgets._render import TABLE_CSS, esc
 
@@ -39,6 +40,10 @@ def _address(target: Any) -> tuple[str, int]:
 class LiveView(widgets.VBox):
     """A live table of the server's tubes. `refresh()` reads it again; auto-refresh polls every
     `interval` seconds for at most `max_seconds`, and stops when the widget is closed."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> LiveView:
+        refuse("stalksim.live.LiveView()")  # before a widget exists: none is left to close
+        return super().__new__(cls, *args, **kwargs)
 
     def __init__(self, target: greenstalk.Client | tuple[str, int] | None = None, *,
                  tubes: Iterable[str] | None = None, match: str = "", interval: float = 1.0,
