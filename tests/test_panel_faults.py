@@ -76,7 +76,7 @@ def test_wake_before_the_ttr_keeps_the_job_and_wake_needs_a_hang():
     panel.buttons["hang"].click()
     panel.sim.advance(2)
     panel.buttons["wake"].click()
-    assert "still holds job(s) 1" in panel.message.value
+    assert "still holds job 1" in panel.message.value
     panel.buttons["delete"].click()
     assert 1 not in panel.sim.server.jobs
 

@@ -72,6 +72,7 @@ COMMANDS: dict[str, Callable[[Any, int], Any]] = {
     "bury": lambda me, jid: me.bury(greenstalk.Job(jid, "")),
     "touch": lambda me, jid: me.touch(greenstalk.Job(jid, "")),
     "kick-job": lambda me, jid: me.kick_job(jid),
+    "stats-job": lambda me, jid: me.stats_job(jid),
 }
 # (command, situation, reply word): what the hints say, one row per case they name.
 CLAIMS = [
@@ -85,6 +86,9 @@ CLAIMS = [
     ("kick-job", _in_other_tube(_buried), OK), ("kick-job", _in_other_tube(_delayed), OK),
     ("kick-job", _ready, "NOT_FOUND"), ("kick-job", _reserved_by_other, "NOT_FOUND"),
     ("kick-job", _reserved_by_me, "NOT_FOUND"), ("kick-job", _missing, "NOT_FOUND"),
+    *(("stats-job", sit, OK) for sit in (_ready, _delayed, _buried, _reserved_by_other,
+                                         _in_other_tube(_reserved_by_other))),
+    ("stats-job", _missing, "NOT_FOUND"),
 ]
 
 
@@ -120,6 +124,8 @@ REPLIES: list[tuple[str, str, Callable[[Backend, Any, Any], Any]]] = [
     ("reserve", "TIMED_OUT", lambda b, me, other: other.put("x", delay=30)),
     ("reserve", "TIMED_OUT", _paused),
     ("reserve", "TIMED_OUT", _in_other_tube(_ready)),
+    ("reserve", "TIMED_OUT", _reserved_by_other),
+    ("reserve", "TIMED_OUT", _buried),
     ("reserve", "DEADLINE_SOON", lambda b, me, other: (other.put("x", ttr=1),
                                                        me.reserve(timeout=0))),
 ]

@@ -69,7 +69,7 @@ def test_server_panel_advance_bury_kick_and_delay() -> None:
     assert sim.server.jobs[1].state == "buried"
     panel.buttons["kick"].click()
     assert sim.server.jobs[1].state == "ready"
-    assert "1 job(s) kicked" in panel.message.value
+    assert "1 job kicked" in panel.message.value
 
 
 def test_snapshot_lists_tubes_and_connections() -> None:

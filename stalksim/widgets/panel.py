@@ -1,6 +1,7 @@
 """`ServerPanel`: drive a simulated server by hand (put, reserve, delete, release, bury, kick,
-touch, advance time, crash or hang a client); `snapshot(sim)`: its state as HTML, for each step
-of a lesson, with connections named after the learner's variables."""
+touch, stats-job, advance time, crash or hang a client) and, if asked, see the protocol lines
+each action sent and got back; `snapshot(sim)`: its state as HTML, for each step of a lesson,
+with connections named after the learner's variables."""
 
 from __future__ import annotations
 
@@ -15,9 +16,13 @@ from IPython.display import HTML
 
 from stalksim.client import EXCEPTIONS, SimClient
 from stalksim.core import SEC
+from stalksim.palette import ERROR, OK
 from stalksim.simulation import Simulation
 from stalksim.trace import STATES
 from stalksim.widgets._render import esc, state_tables, table
+from stalksim.widgets.wirepane import WirePane
+from stalksim.widgets.wording import at, be, count, job_list, why_timed_out
+from stalksim.wiretap import WireClient
 
 WORDS = {cls: word for word, cls in EXCEPTIONS.items()}
 _OWNER_ONLY = ("this connection has not reserved job {job}: release, bury and touch work only "
@@ -36,8 +41,9 @@ HINTS: dict[tuple[str, str], str] = {
     ("touch", "NOT_FOUND"): _OWNER_ONLY,
     ("kick-job", "NOT_FOUND"): "job {job} is not buried or delayed, or does not exist (kick-job "
                                "moves one buried or delayed job, in any tube, to ready)",
-    ("reserve", "TIMED_OUT"): "no job is ready in the tubes this client watches (a paused "
-                              "tube hands out none; a delayed job waits for its delay)",
+    ("reserve", "TIMED_OUT"): "no job is ready in the tubes this client watches (another "
+                              "client holds it, its delay has not run out, its tube is paused, "
+                              "it is buried, or it is in a tube not watched)",
     ("reserve", "DEADLINE_SOON"): "a job this client holds is less than a second from its "
                                   "TTR: delete, touch or release it first",
     ("reserve", "BAD_FORMAT"): _TUBE_NAME,
@@ -45,10 +51,12 @@ HINTS: dict[tuple[str, str], str] = {
     ("kick", "BAD_FORMAT"): _TUBE_NAME,
     ("put", "JOB_TOO_BIG"): "the body is larger than the server's max job size (65535 bytes "
                             "unless beanstalkd was started with -z)",
+    ("stats-job", "NOT_FOUND"): "job {job} does not exist (stats-job answers for a job in any "
+                                "state and any tube, reserved by anyone)",
 }
 LOG_LINES = 8
 #: Buttons never shrink below their label: about this many pixels per character, plus padding.
-CHAR_PX, BUTTON_PAD_PX = 8, 30
+CHAR_PX, BUTTON_PAD_PX, ICON_PX = 8, 30, 20
 
 
 def hint(command: str, word: str, job: int = 0) -> str:
@@ -117,8 +125,8 @@ def snapshot(sim: Simulation, names: Mapping[str, SimClient] | None = None) -> H
     return HTML(state_html(sim, labels))
 
 
-def _fit(label: str) -> str:
-    return f"{CHAR_PX * len(label) + BUTTON_PAD_PX}px"
+def _fit(label: str, *, icon: bool = False) -> str:
+    return f"{CHAR_PX * len(label) + BUTTON_PAD_PX + (ICON_PX if icon else 0)}px"
 
 
 def _box(children: Sequence[widgets.Widget]) -> widgets.HBox:
@@ -143,16 +151,22 @@ class ServerPanel(widgets.VBox):
     "crash" closes the chosen client's connection (its reserved jobs are ready again at once)
     and puts a fresh connection under the same name; "hang" stops the client with its
     connection open (its jobs stay reserved until their TTR) until "wake".
+
+    "show the wire" (or `wire=True`) shows, for each action, the protocol lines its client sent
+    and the server's replies. The panel's own clients are `WireClient`s: each of their calls
+    goes as bytes through greenstalk's code into the simulated server, and what crossed is
+    recorded. Clients passed in a mapping are shown as given (their bytes are not recorded
+    unless they are WireClients).
     """
 
     def __init__(self, sim: Simulation | None = None,
                  clients: Sequence[str] | Mapping[str, SimClient] = ("producer", "worker"),
-                 ) -> None:
+                 *, wire: bool = False) -> None:
         self.sim = sim if sim is not None else Simulation(seed=0)
         if isinstance(clients, Mapping):
             self.clients = dict(clients)
         else:
-            self.clients = {n: SimClient(self.sim, name=n) for n in clients}
+            self.clients = {n: WireClient(self.sim, name=n) for n in clients}
         self.hung: dict[str, list[tuple[int, str]]] = {}  # who -> jobs held when it hung
         self.lines: list[str] = []
         self.who = _field(widgets.Dropdown, "as", "190px", options=list(self.clients))
@@ -170,8 +184,9 @@ class ServerPanel(widgets.VBox):
         actions: dict[str, Callable[[SimClient], str]] = {
             "put": self._put, "reserve": self._reserve, "delete": self._delete,
             "release": self._release, "bury": self._bury, "touch": self._touch,
-            "kick": self._kick, "kick-job": self._kick_job, "advance": self._advance,
-            "crash": self._crash, "hang": self._hang, "wake": self._wake,
+            "kick": self._kick, "kick-job": self._kick_job, "stats-job": self._stats_job,
+            "advance": self._advance, "crash": self._crash, "hang": self._hang,
+            "wake": self._wake,
         }
         self.buttons: dict[str, widgets.Button] = {}
         for name, action in actions.items():
@@ -180,32 +195,45 @@ class ServerPanel(widgets.VBox):
                 width="auto", min_width=_fit(label), flex="0 0 auto"))
             button.on_click(lambda _b, a=action, n=name: self.act(n, a))
             self.buttons[name] = button
+        self.wire = WirePane(wire, _fit(WirePane.LABEL, icon=True))
         self.message = widgets.HTML()
         self.state = widgets.HTML()
         self.history = widgets.HTML()
         b = self.buttons
         super().__init__([
-            _box([self.who, b["crash"], b["hang"], b["wake"]]),
+            _box([self.who, b["crash"], b["hang"], b["wake"], self.wire.toggle]),
             _box([self.tube, self.body, self.priority, self.delay, self.ttr, b["put"]]),
             _box([self.watch, b["reserve"], self.job, b["delete"], b["release"], b["bury"],
-                  b["touch"], b["kick-job"]]),
+                  b["touch"], b["kick-job"], b["stats-job"]]),
             _box([self.bound, b["kick"], self.seconds, b["advance"]]),
-            self.message, self.state, self.history], layout=widgets.Layout(width="100%"))
+            self.message, self.wire.html, self.state, self.history],
+            layout=widgets.Layout(width="100%"))
         self.refresh()
 
     # ---- actions (each returns what to log) ----------------------------------------------
+    def _use(self, c: SimClient) -> str:
+        """Use the tube in the tube field (sending `use` only when it is another tube)."""
+        tube = self.tube.value.strip() or "default"
+        if c._conn.use is None or c._conn.use.name != tube:
+            c.use(tube)
+        return tube
+
     def _put(self, c: SimClient) -> str:
-        c.use(self.tube.value.strip() or "default")
+        tube = self._use(c)
         jid = c.put(self.body.value, priority=self.priority.value, delay=self.delay.value,
                     ttr=self.ttr.value)
         self.job.value = jid
-        return f"put {self.body.value!r} into {c.using()!r} -> job {jid}"
+        return f"put {self.body.value!r} into {tube!r} -> job {jid}"
 
     def _reserve(self, c: SimClient) -> str:
+        """Watch the tubes in the watch field (and only those), then reserve with timeout 0;
+        watch and ignore are sent only for the tubes that change."""
         wanted = [t.strip() for t in self.watch.value.split(",") if t.strip()] or ["default"]
+        have = [t.name for t in c._conn.watch]
         for t in wanted:
-            c.watch(t)
-        for t in c.watching():
+            if t not in have:
+                c.watch(t)
+        for t in have:
             if t not in wanted:
                 c.ignore(t)
         job = c.reserve(timeout=0)
@@ -233,13 +261,19 @@ class ServerPanel(widgets.VBox):
         return f"touch {self.job.value} (its TTR starts again)"
 
     def _kick(self, c: SimClient) -> str:
-        c.use(self.tube.value.strip() or "default")
+        tube = self._use(c)
         n = c.kick(self.bound.value)
-        return f"kick {self.bound.value} in {c.using()!r} -> {n} job(s) kicked"
+        return f"kick {self.bound.value} in {tube!r} -> {count(n, 'job')} kicked"
 
     def _kick_job(self, c: SimClient) -> str:
         c.kick_job(self.job.value)
         return f"kick-job {self.job.value}"
+
+    def _stats_job(self, c: SimClient) -> str:
+        s = c.stats_job(self.job.value)
+        return (f"stats-job {self.job.value} -> {s['state']} in {s['tube']!r}, priority "
+                f"{s['pri']}, time-left {s['time-left']} s, {count(s['reserves'], 'reserve')}, "
+                f"{count(s['timeouts'], 'timeout')}")
 
     def _advance(self, _c: SimClient) -> str:
         self.sim.advance(self.seconds.value)
@@ -257,11 +291,12 @@ class ServerPanel(widgets.VBox):
         who, jobs = self.who.value, self._holding(c)
         self._mark(c, "crash", jobs)
         c.close()  # a dead process's socket closes: beanstalkd makes its jobs ready at once
-        self.clients[who] = SimClient(self.sim, name=c.name)
+        self.clients[who] = WireClient(self.sim, name=c.name)
         self.hung.pop(who, None)
-        ids = ", ".join(str(j) for j, _ in jobs)
-        lost = (f"holding job(s) {ids}: its connection closed, so job(s) {ids} are ready "
-                f"again at once" if jobs else "holding no job: its connection closed")
+        ids = [j for j, _ in jobs]
+        lost = (f"holding {job_list(ids)}: its connection closed, so {job_list(ids)} "
+                f"{be(ids)} ready again at once" if ids else
+                "holding no job: its connection closed")
         return (f"crashed {lost}; {who!r} is now a fresh connection (same name, "
                 f"watching default, holding nothing)")
 
@@ -271,7 +306,8 @@ class ServerPanel(widgets.VBox):
         self.hung[who] = jobs
         now = self.sim.now_ns()
         held = "; ".join(f"job {j.id} stays reserved until its TTR runs out in "
-                         f"{_secs(j.deadline - now)}" for j in c._conn.reserved.values())
+                         f"{_secs(j.deadline - now)}, at {at(j.deadline + 1)}"
+                         for j in c._conn.reserved.values())
         return (f"hangs with its connection open ({held or 'it holds no job'}); it does "
                 f"nothing until you press wake")
 
@@ -282,13 +318,14 @@ class ServerPanel(widgets.VBox):
         jobs = self.hung.pop(who)
         self._mark(c, "wake", jobs)
         mine = set(c._conn.reserved)
-        kept = [str(j) for j, _ in jobs if j in mine]
-        lost = [str(j) for j, _ in jobs if j not in mine]
+        kept = [j for j, _ in jobs if j in mine]
+        lost = [j for j, _ in jobs if j not in mine]
         out = "wakes up"
         if kept:
-            out += f"; it still holds job(s) {', '.join(kept)}"
+            out += f"; it still holds {job_list(kept)}"
         if lost:
-            out += (f"; job(s) {', '.join(lost)} are no longer reserved by it (the TTR ran "
+            ttr = "its TTR" if len(lost) == 1 else "their TTRs"
+            out += (f"; {job_list(lost)} {be(lost)} no longer reserved by it ({ttr} ran "
                     f"out): release, bury or touch would say NOT_FOUND")
         return out
 
@@ -300,6 +337,8 @@ class ServerPanel(widgets.VBox):
         if who in self.hung and name not in ("wake", "crash", "advance"):
             self._say(f"{who}: {name} -> not sent: {who} is hung (it sends nothing until you "
                       f"press wake; crash kills it)", error=True)
+            self.wire.add(self._title(who, name), name, client, who,
+                          f"nothing sent: {who} is hung")
             self.refresh()
             return
         job = self.job.value
@@ -307,15 +346,29 @@ class ServerPanel(widgets.VBox):
             done = (action or getattr(self, "_" + name.replace("-", "_")))(client)
         except greenstalk.Error as e:
             word = WORDS.get(type(e), type(e).__name__)
-            self._say(f"{who}: {name} -> {word}: {hint(name, word, job)}", error=True)
+            self._say(f"{who}: {name} -> {word}: {self._why(name, word, job, client)}",
+                      error=True)
         except (ValueError, TypeError) as e:
             self._say(f"{who}: {name} -> not sent: {e}", error=True)
         else:
             self._say(f"t={self.sim.now:g}s {who}: {done}")
+        self.wire.add(self._title(who, name), name, client, who)
         self.refresh()
 
+    def _why(self, name: str, word: str, job: int, c: SimClient) -> str:
+        """What the error `word` means here: for a reserve that timed out, where the jobs are
+        (who holds which until when, read from the server); else the command's hint."""
+        if (name, word) != ("reserve", "TIMED_OUT"):
+            return hint(name, word, job)
+        names = {x._conn.number: who for who, x in self.clients.items()}
+        hung = {self.clients[who]._conn.number for who in self.hung}
+        return why_timed_out(self.sim.server.snapshot(), c._conn.number, names, hung)
+
+    def _title(self, who: str, name: str) -> str:
+        return f"t={self.sim.now:g}s {who}: {name}"
+
     def _say(self, line: str, *, error: bool = False) -> None:
-        colour = "#b00020" if error else "#1b5e20"
+        colour = ERROR if error else OK
         self.message.value = f"<span style='color:{colour}'>{esc(line)}</span>"
         self.lines = [*self.lines, line][-LOG_LINES:]
 
