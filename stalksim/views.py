@@ -38,7 +38,7 @@ from stalksim.trace import (
 )
 
 __all__ = ["job_timeline", "tube_depth", "worker_swimlanes", "overview", "job_lanes",
-           "crash_vs_hang", "view_end", "TraceIndex", "state_at"]
+           "crash_vs_hang", "view_end", "story_end", "TraceIndex", "state_at"]
 
 AnyTrace = Trace | list[RawEvent]
 MANY_ARROWS = 40  # above this, hand-offs are drawn as one quiver without text
@@ -225,9 +225,11 @@ def worker_swimlanes(trace: AnyTrace, *, ax: Axes | None = None) -> Figure:
     """A lane per worker (in natural name order): the jobs it held, hatched while it was hung,
     crash and hang marks, and an arrow from a worker that lost a job (TTR expired / connection
     closed) to the worker that reserved it next. Above the workers, a lane per tube in which a
-    job waited shows each wait (ready, waiting for a worker) as its own bar."""
+    job waited shows each wait (ready, waiting for a worker) as its own bar. The legend names
+    both kinds of lane, and the time axis ends where the story ends (`story_end`)."""
     tr = as_trace(trace)
-    end = view_end(tr)
+    spans = job_spans(tr, until=view_end(tr))
+    end = story_end(tr, spans)
     marks: dict[str, tuple[list[float], list[str]]] = {k: ([], []) for k in MARKS}
     names: set[str] = set()
     for t, _job, _tube, _src, dst, cause, actor in tr.raw:
@@ -237,7 +239,6 @@ def worker_swimlanes(trace: AnyTrace, *, ax: Axes | None = None) -> Figure:
                 times, actors = marks[cause]
                 times.append(t / NS)
                 actors.append(actor)
-    spans = job_spans(tr, until=end)
     waits = [_Span(f"tube {tube}", s, e, j, "") for j, tube, st, s, e in zip(
         spans["job"], spans["tube"], spans["state"], spans["start"], spans["end"], strict=True)
         if st == "ready" and e > s]
@@ -273,16 +274,38 @@ def worker_swimlanes(trace: AnyTrace, *, ax: Axes | None = None) -> Figure:
 
     vu.label_rows(ax, list(lanes), "tube / worker" if tube_lanes else "worker")
     vu.time_axis(ax, end)
-    ax.set_title(_title(tr, "Worker swimlanes"), loc="left")
+    ax.set_title(_title(tr, "Tube and worker lanes" if tube_lanes else "Worker swimlanes"),
+                 loc="left")
     arrows = [Line2D([], [], color=vu.MARKS[c]["color"], linestyle=_ARROW_STYLE[c],
                      label=f"handed on:\n{vu.ARROW_LABELS[c]}") for c in causes]
     states = ["ready", "reserved"] if waits else ["reserved"]
     items = vu.handles(states, [*(["deleted"] if done else []), *shown])
+    for item, state in zip(items, states, strict=False):
+        item.set_label(LANE_LABELS[state])  # which lanes hold which bars
     if hung is not None:
         items.insert(len(states), vu.hung_handle())
     restart = vu.restart_lines(ax, tr.raw, end)
     vu.legend(ax, [*items, *arrows, *([restart] if restart else [])], title="where the jobs are")
     return fig
+
+
+LANE_LABELS = {"ready": "ready: waiting\nin a tube lane",
+               "reserved": "reserved: held\nin a worker lane"}
+"""The swimlanes' legend entries for its two kinds of bar, naming the lanes they are drawn in."""
+
+
+def story_end(trace: AnyTrace, spans: dict[str, list[Any]] | None = None) -> float:
+    """Where the swimlanes' time axis ends: the last event, where the story ends (the quiet
+    time after it, up to the run's `until`, would only squeeze the story to the left), unless a
+    job is still waiting in a tube or held by a worker then: its bar runs on to the end of the
+    run (`view_end`). `spans` are the trace's `job_spans` up to `view_end`, if at hand."""
+    tr = as_trace(trace)
+    run_end = view_end(tr)
+    if spans is None:
+        spans = job_spans(tr, until=run_end)
+    going_on = any(not cause and state in ("ready", "reserved")
+                   for state, cause in zip(spans["state"], spans["end_cause"], strict=True))
+    return run_end if going_on or tr.end_time <= 0 else tr.end_time
 
 
 def _piece_cols(pieces: list[vu.Piece], ys: list[float], heights: list[float]

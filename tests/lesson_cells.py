@@ -2,7 +2,7 @@
 
 A lesson's statements about beanstalkd are tagged cells (`claim:<id>`); docs/claims.md lists
 them. `run_lesson(path, backend)` executes every code cell that neither draws (`plot`, `flow`,
-`widgets`) nor needs the simulator's insides (`sim-only`, `exercise`), in order, in one
+`widgets`, `tour`) nor needs the simulator's insides (`sim-only`, `exercise`), in order, in one
 namespace, and returns what each printed or evaluated to. On the real leg `stalksim.Simulation`
 is a `stalksim.live.LiveSession` on a fresh beanstalkd, so the very same cells talk to the real
 server; `snapshot()`, which reads the simulator's memory, shows nothing there. A
@@ -27,7 +27,7 @@ import stalksim
 from stalksim.live.session import LiveSession
 from tests.realserver import RealBeanstalkd
 
-SKIP = {"plot", "widgets", "flow", "sim-only", "exercise"}
+SKIP = {"plot", "widgets", "flow", "sim-only", "exercise", "tour"}
 LESSONS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("0*.ipynb"))
 PLAIN = (str, int, float, bool, list, tuple, dict, set)
 
@@ -114,26 +114,42 @@ def _live_stalksim(servers: RealServers) -> types.ModuleType:
 def _snapshot_or_nothing(shown: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def snapshot(target: Any) -> Any:
         return None if isinstance(target, LiveSession) else shown(target)
+    snapshot.live = True  # type: ignore[attr-defined]
     return snapshot
 
 
+def _go_live(ns: dict[str, Any], live: types.ModuleType) -> None:
+    """Point the lesson's names at the real server: `stalksim` is `live` (Simulation makes a
+    LiveSession) and `snapshot` shows nothing for a LiveSession. Called after every cell, so a
+    cell that imports stalksim (again) cannot put the simulator back."""
+    if ns.get("stalksim") is not live:
+        ns["stalksim"] = live
+    shown = ns.get("snapshot")
+    if shown is not None and not getattr(shown, "live", False):
+        ns["snapshot"] = _snapshot_or_nothing(shown)
+
+
 def run_lesson(path: Path, backend: str) -> list[CellRun]:
-    """Run the lesson's runnable cells on "sim" or "real"; one CellRun per cell run."""
-    cells = code_cells(path)
+    """Run the lesson's runnable cells on "sim" or "real"; one CellRun per cell run after the
+    first (the imports). On "real", a lesson that makes a `stalksim.Simulation` in a cell that
+    was run but never reached the real server raises AssertionError: its claims would have been
+    checked on the simulator twice."""
+    cells = [c for c in code_cells(path) if not SKIP & set(c[1]) and c[2].strip()]
     servers = RealServers()
+    live = _live_stalksim(servers)
     ns: dict[str, Any] = {"__name__": "__lesson__"}
     runs: list[CellRun] = []
     try:
         first, rest = cells[0], cells[1:]
         run_cell(first[2], ns)  # the imports
-        if backend == "real":
-            ns["stalksim"] = _live_stalksim(servers)
-            if "snapshot" in ns:
-                ns["snapshot"] = _snapshot_or_nothing(ns["snapshot"])
         for index, tags, source in rest:
-            if SKIP & set(tags) or not source.strip():
-                continue
+            if backend == "real":
+                _go_live(ns, live)
             runs.append(CellRun(index, tags, source, run_cell(source, ns)))
+        if backend == "real" and any("Simulation(" in r.source for r in runs):
+            assert servers.sessions, (
+                f"{path.name}: no cell reached a real beanstalkd (each Simulation(...) should "
+                "have been a LiveSession)")
     finally:
         servers.stop()
     return runs

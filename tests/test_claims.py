@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from tests.lesson_cells import LESSONS, code_cells, run_lesson
@@ -107,7 +108,37 @@ def test_a_wrong_claim_is_caught(tmp_path: Path) -> None:
     """The guard bites: a piece the cell does not print fails the check."""
     runs = run_lesson(next(p for p in LESSONS if p.name.startswith("01")), "sim")
     table = claims_table()
-    cid = runs[0].claims[0]
+    first = next(r for r in runs if r.claims)  # lesson 1 opens on the tour, which claims nothing
+    cid = first.claims[0]
     bad = {cid: {**table[cid], "pieces": ["producer watches nothing"]}}
     with pytest.raises(AssertionError, match="does not show"):
-        _check_pieces(runs[:1], bad, "sim")
+        _check_pieces([first], bad, "sim")
+
+
+@pytest.mark.real
+@pytest.mark.timeout(120)
+def test_the_real_leg_really_talks_to_beanstalkd(tmp_path: Path) -> None:
+    """Lesson 1 opens on the tour: its first code cell is no longer the imports. The runner took
+    the tour for the imports, the imports cell then bound `stalksim` to the simulator again,
+    and lesson 1's 'real' leg ran on the simulator. Now the tour is skipped, a later cell that
+    imports stalksim cannot undo the swap, and a leg that never reached the server fails."""
+    require_beanstalkd()
+
+    def lesson(*sources: str) -> Path:
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_markdown_cell("# a lesson"),
+                    nbformat.v4.new_code_cell("tour = 'no claims'", metadata={"tags": ["tour"]}),
+                    nbformat.v4.new_code_cell("import stalksim"),
+                    *(nbformat.v4.new_code_cell(src) for src in sources)]
+        path = tmp_path / f"09-example-{len(sources)}.ipynb"
+        nbformat.write(nb, path)
+        return path
+
+    put = "sim = stalksim.Simulation(seed=1)\nprint(type(sim).__name__, sim.client().put('x'))"
+    path = lesson("import stalksim  # again", put)
+    assert [r.output for r in run_lesson(path, "real")] == ["", "LiveSession 1\n"]
+    assert [r.output for r in run_lesson(path, "sim")] == ["", "Simulation 1\n"]
+    with pytest.raises(AssertionError, match="no cell reached a real beanstalkd"):
+        run_lesson(lesson("import stalksim\n" + put), "real")  # the simulator, in the cell
+    lesson_1 = next(p for p in LESSONS if p.name.startswith("01"))
+    assert [i for i, tags, _ in code_cells(lesson_1) if "tour" in tags]  # the case above

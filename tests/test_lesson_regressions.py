@@ -79,3 +79,66 @@ def test_lesson_3_has_a_hands_on_panel_that_can_crash_and_hang() -> None:
     from stalksim.widgets.panel import ServerPanel
     panel = ServerPanel(Simulation(seed=3), clients=("producer", "worker-1"))
     assert {"crash", "hang"} <= set(panel.buttons)
+
+
+# -- issue 23, findings 8 and 9 ---------------------------------------------------------------
+
+def _cell_with_tag(number: str, tag: str) -> int:
+    return next(i for i, tags, _ in code_cells(_lesson(number)) if tag in tags)
+
+
+def test_lesson_3_tells_the_whole_deadline_soon_rule() -> None:
+    """Finding 8: 'asks for another job gets DEADLINE_SOON at once' was only part of it. A job
+    ready in a watched tube is handed out instead, and a reserve already waiting is answered
+    DEADLINE_SOON when the held job's last second begins. Each case is a claim cell (run on
+    both backends by tests/test_claims.py), in that order, under the DEADLINE_SOON heading."""
+    text = _markdown(_lesson("03"))
+    assert "asks for another job gets\n`DEADLINE_SOON` at once instead of waiting" not in text
+    section = text.split("## DEADLINE_SOON", 1)[1].split("\n## ", 1)[0]
+    assert "**nothing is ready**" in section and "**a job is ready**" in section
+    assert "**already waiting**" in section
+    at = [_cell_with_tag("03", f"claim:{cid}") for cid in (
+        "l3-deadline-soon", "l3-deadline-soon-ready-job-wins",
+        "l3-deadline-soon-wakes-waiting-reserve")]
+    assert at == sorted(at)
+
+
+def test_lesson_3_never_prints_the_clock_after_a_reserve_that_waited() -> None:
+    """On the real leg `sim.now` counts only `advance` calls, not a reserve that blocked in
+    real time, so the waiting case reads the time from the job's age instead."""
+    src = next(s for _, tags, s in code_cells(_lesson("03"))
+               if "claim:l3-deadline-soon-wakes-waiting-reserve" in tags)
+    assert "sim.now" not in src and "st['age']" in src
+
+
+def test_lesson_1_corrects_the_2008_tutorial() -> None:
+    """Finding 9: the 2008 tutorial connects to port 99988 (not a port: above 65535; beanstalkd
+    listens on 11300 by default) and says an undeleted job's reservation eventually expires,
+    which is half the truth (a crash gives it back at once: lesson 3)."""
+    nb = nbformat.read(_lesson("01"), as_version=4)
+    section = next(c.source for c in nb.cells
+                   if c.cell_type == "markdown" and "2008 tutorial" in c.source)
+    assert 'ServerConn("localhost", 99988)' in section
+    assert 'ServerConn("localhost", 11300)' not in section  # not what the tutorial wrote
+    port_line = next(line for line in section.splitlines() if "99988" in line
+                     and "ServerConn" not in line)
+    assert "65535" in port_line and "11300" in section
+    assert "half the truth" in section and "at once" in section and "Lesson 3" in section
+
+
+def test_lesson_1_shows_an_unused_tube_disappearing() -> None:
+    """Finding 9: a tube nobody uses or watches (and holding no job) leaves list-tubes; a claim
+    cell shows it on both backends."""
+    at = _cell_with_tag("01", "claim:l1-unused-tube-disappears")
+    nb = nbformat.read(_lesson("01"), as_version=4)
+    assert "list-tubes" in nb.cells[at - 1].source
+
+
+def test_lesson_1_swimlanes_caption_names_both_kinds_of_lane() -> None:
+    """Finding 9: the caption said 'Each lane is a worker', but the figure also draws a lane per
+    tube in which a job waited."""
+    nb = nbformat.read(_lesson("01"), as_version=4)
+    at = next(i for i, c in enumerate(nb.cells) if "worker_swimlanes(" in c.source)
+    caption = nb.cells[at - 1].source
+    assert "**tube lanes**" in caption and "**worker lanes**" in caption
+    assert "Each lane is a worker" not in caption

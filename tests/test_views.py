@@ -188,8 +188,8 @@ def test_swimlanes_crash_story():
     assert arrow.xy == (2.5, 2) and arrow.xyann == (2.0, 1)  # from w1's loss to w2's reserve
     assert [t.get_text() for t in gid(ax, "handoff-label")] == ["connection closed"]
     assert gid(ax, "handoff:ttr-expired") == [] and gid(ax, "hang") == []
-    assert legend_texts(ax) == ["ready", "reserved", "deleted", "crash",
-                                "handed on:\nconnection closed"]
+    assert legend_texts(ax) == [views.LANE_LABELS["ready"], views.LANE_LABELS["reserved"],
+                                "deleted", "crash", "handed on:\nconnection closed"]
     assert png_bytes(fig).startswith(PNG_SIGNATURE)
 
 
@@ -223,6 +223,58 @@ def test_swimlanes_share_a_lane_between_jobs_held_at_once():
     (ax,) = views.worker_swimlanes(raw).axes
     tops = sorted(p.vertices[:, 1].min() for p in one(ax, "reserved").get_paths())
     assert tops[0] < tops[1]  # two slots, one above the other
+
+
+def test_swimlanes_time_axis_ends_where_the_story_ends():
+    """Issue 23, finding 9: lesson 1's tutorial run ends at 6.7 s, but its axis ran on to the
+    scenario's `until` (12 s), squeezing the story into the left half. The axis ends at the
+    last event plus the views' usual margin; the other views still run to `until`."""
+    from stalksim.scenarios import run_scenario
+
+    tr = run_scenario("tutorial", seed=0).trace
+    assert tr.end_time < tr.meta["until"] == views.view_end(tr)
+    (ax,) = views.worker_swimlanes(tr).axes
+    assert ax.get_xlim() == (0.0, pytest.approx(tr.end_time * (1 + vu.X_MARGIN)))
+    (ax,) = views.worker_swimlanes(Trace(crash_story(), meta={"until": 30.0})).axes
+    assert ax.get_xlim()[1] == pytest.approx(4.0 * (1 + vu.X_MARGIN))
+    assert views.story_end(crash_story()) == 4.0
+    (ax,) = views.job_timeline(Trace(crash_story(), meta={"until": 30.0})).axes
+    assert ax.get_xlim()[1] == pytest.approx(30.0 * (1 + vu.X_MARGIN))
+
+
+def test_swimlanes_run_to_the_end_of_the_run_while_a_job_is_still_waiting_or_held():
+    """A job still ready or reserved at the last event goes on after it: cutting the axis there
+    would cut its bar to nothing, so the axis runs on to `until`."""
+    held = Trace(crash_story()[:-1], meta={"until": 10.0})  # w2 never deletes job 1
+    assert views.story_end(held) == 10.0
+    (ax,) = views.worker_swimlanes(held).axes
+    assert ax.get_xlim()[1] == pytest.approx(10.0 * (1 + vu.X_MARGIN))
+    spans = sorted((p.vertices[:, 0].min(), p.vertices[:, 0].max())
+                   for p in one(ax, "reserved").get_paths())
+    assert spans == [(1.0, 2.0), (2.5, 10.0)]
+    waiting = Trace(crash_story()[:4], meta={"until": 10.0})  # ready again, nobody takes it
+    assert views.story_end(waiting) == 10.0
+    assert views.story_end(Trace(crash_story()[:4])) == 2.0  # no `until`: the last event
+    assert views.story_end(Trace()) == 0.0
+
+
+def test_swimlanes_legend_and_title_name_the_tube_lanes_too():
+    """Issue 23, finding 9: the figure draws tube lanes (a job waiting, ready) above the worker
+    lanes (a job held), but its legend said only 'ready' and 'reserved' and its title only
+    'Worker swimlanes'."""
+    (ax,) = views.worker_swimlanes(Trace(crash_story(), meta={"scenario": "crash"})).axes
+    texts = legend_texts(ax)
+    assert any("tube lane" in t and t.startswith("ready") for t in texts), texts
+    assert any("worker lane" in t and t.startswith("reserved") for t in texts), texts
+    assert ax.get_title(loc="left").startswith("Tube and worker lanes: crash")
+    at_once = [(0, 1, "t", "new", "ready", "put", "p"),
+               (0, 1, "t", "ready", "reserved", "reserve", "w1"),
+               (10**9, 1, "t", "reserved", "deleted", "delete", "w1")]
+    (ax,) = views.worker_swimlanes(at_once).axes  # no job waited: no tube lane
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["w1"]
+    assert not any("tube lane" in t for t in legend_texts(ax))
+    assert legend_texts(ax)[0] == views.LANE_LABELS["reserved"]
+    assert ax.get_title(loc="left") == "Worker swimlanes"
 
 
 def test_swimlanes_of_many_jobs_use_one_quiver_per_cause():
@@ -288,7 +340,8 @@ def test_swimlanes_hatch_the_hold_while_the_worker_is_hung():
     spans = sorted((p.vertices[:, 0].min(), p.vertices[:, 0].max())
                    for p in one(ax, "reserved").get_paths())
     assert spans == [(1.0, 2.0), (6.0, 8.0)]  # working time stays solid
-    assert legend_texts(ax)[:3] == ["ready", "reserved", vu.HUNG["label"]]
+    assert legend_texts(ax)[:3] == [views.LANE_LABELS["ready"], views.LANE_LABELS["reserved"],
+                                    vu.HUNG["label"]]
     (ax,) = views.worker_swimlanes(crash_story()).axes
     assert gid(ax, "hung") == [] and vu.HUNG["label"] not in legend_texts(ax)
 
