@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from stalksim import metrics
 from stalksim.flow import FAULT_KINDS, JobBook, layout
-from stalksim.stories import secs
+from stalksim.stories import count, secs
 from stalksim.trace import Trace
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ def _outcome(trace: Trace) -> dict[str, Any]:
 
 def _finish(o: dict[str, Any]) -> str:
     if o["jobs_left"] or o["jobs_buried"]:
-        return f"{o['jobs_left'] + o['jobs_buried']} job(s) not done"
+        return f"{count(o['jobs_left'] + o['jobs_buried'], 'job')} not done"
     return f"all done at {secs(o['finish'])}" if o["finish"] is not None else "nothing done"
 
 

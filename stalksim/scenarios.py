@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from stalksim import metrics
 from stalksim.simulation import Simulation
-from stalksim.stories import explain, secs
+from stalksim.stories import explain, job_list, secs
 from stalksim.workers import (
     Crash,
     Exponential,
@@ -326,7 +326,7 @@ def _pause_outcome(r: Result) -> list[str]:
     waited = sorted({e.job for e in tr if e.cause == "reserve" and e.time == end}
                     | {e.job for e in tr if e.cause == "put" and start <= e.time < end})
     return [f"The pause lasted from {secs(start)} to {secs(end)}; "
-            + (f"job(s) {', '.join(map(str, waited))} waited for it to end." if waited else
+            + (f"{job_list(waited)} waited for it to end." if waited else
                "no job was waiting meanwhile, so nothing was held up.")]
 
 

@@ -193,7 +193,7 @@ def test_fork_crash_equals_the_fault_from_the_start() -> None:
     assert ("crash", "worker-2") in {(ev[5], ev[6]) for ev in f.trace.raw}
     line = f.summary_line(fork("crashed-consumer"))
     assert line == ("worker-2 crashes at 6 s: re-deliveries 1 → 1, duplicate work 0 → 0, "
-                    "all done at 7 s → 1 job(s) not done")
+                    "all done at 7 s → 1 job not done")
 
 
 def test_slow_fault_stretches_the_work_after_it() -> None:

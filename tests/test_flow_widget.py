@@ -31,7 +31,7 @@ def test_click_on_a_worker_forks_the_run() -> None:
     view = FlowView(run_scenario("crashed-consumer", seed=0))
     view._on_msg(view, {"type": "fork", "worker": "worker-2", "kind": "crash", "at": 6.0}, [])
     assert view.summary == ("worker-2 crashes at 6 s: re-deliveries 1 → 1, duplicate work "
-                            "0 → 0, all done at 7 s → 1 job(s) not done")
+                            "0 → 0, all done at 7 s → 1 job not done")
     assert view.fork_data["faults"] == [{"worker": "worker-2", "kind": "crash", "at": 6.0}]
     assert view.fork_data["crashes"] == [{"worker": "worker-1", "t": 3.5},
                                          {"worker": "worker-2", "t": 6.0}]

@@ -5,34 +5,12 @@ jobs in tubes the client does not watch)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping
 
 from stalksim.core import SEC, ConnView, JobView, Snapshot
+from stalksim.stories import and_list, be, count, job_list
 
 MAX_REASONS = 4  # a TIMED_OUT hint names at most this many reasons, then "and N more"
-
-
-def and_list(items: Sequence[str]) -> str:
-    """"a", "a and b", "a, b and c"."""
-    if len(items) < 2:
-        return "".join(items)
-    return f"{', '.join(items[:-1])} and {items[-1]}"
-
-
-def count(n: int, noun: str) -> str:
-    """"1 job", "0 jobs", "2 jobs"."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def job_list(ids: Iterable[int | str]) -> str:
-    """"job 1", "jobs 1 and 2", "jobs 1, 2 and 3"."""
-    names = [str(i) for i in ids]
-    return f"job{'s' if len(names) != 1 else ''} {and_list(names)}"
-
-
-def be(ids: Collection[object]) -> str:
-    """The verb agreeing with that many jobs: "is" or "are"."""
-    return "is" if len(ids) == 1 else "are"
 
 
 def at(ns: int) -> str:
