@@ -17,12 +17,13 @@ from matplotlib.patches import Patch
 
 from stalksim import _viewutil as vu
 from stalksim.metrics import job_spans
+from stalksim.palette import INK, MOVE_COLOURS, OTHER_JOB, ink_on
 from stalksim.trace import DST, JOB, NS, REDELIVERY_CAUSES, TUBE, RawEvent, Trace, as_trace
 
 AnyTrace = Trace | list[RawEvent]
 EVENT_LABEL = "event-label"
 """gid of the words naming an event; a time control shows each once its time (`xy[0]`) comes."""
-OTHER = {"facecolor": "#DADADA", "text": "#555555", "label": "worker busy with another job"}
+OTHER = {"facecolor": OTHER_JOB, "text": "#555555", "label": "worker busy with another job"}
 BAR_H = 0.56
 HEADROOM = 1.15  # lanes' worth of room above the tube lane for the hand-back labels
 _MOVE = {"connection-closed": ("-", 2.2), "ttr-expired": ("--", 2.2)}  # arrow style, width
@@ -87,9 +88,10 @@ def _draw(ax: Axes, tr: Trace, job: int, end: float) -> list[Any]:
         sel = [r for r in rows if r.state == state and r.stop > r.start]
         vu.bars(ax, [r.start for r in sel], [r.stop for r in sel], [0] * len(sel), BAR_H,
                 vu.STATE_COLOURS[state], state, edges=True)
+        on_bar = ink_on(vu.STATE_COLOURS[state])
         for r in sel:
             words = f"waits {_secs(r.stop - r.start)}" if state == "ready" else state
-            if not _bar_text(ax, r.start, r.stop, 0, words, "black") and state == "ready":
+            if not _bar_text(ax, r.start, r.stop, 0, words, on_bar) and state == "ready":
                 ax.annotate(f"{words} for a free worker", xy=(r.stop, 0), xytext=(5, 0),
                             textcoords="offset points", ha="left", va="center",
                             fontsize=vu.LEGEND_PT, gid=EVENT_LABEL, annotation_clip=False)
@@ -112,7 +114,7 @@ def _holds(ax: Axes, tr: Trace, job: int, rows: list[_Span], lanes: dict[str, in
     hung = vu.hung_bars(ax, [p.start for p in stuck], [p.stop for p in stuck],
                         [ys[p.span] for p in stuck], BAR_H)
     for i, a, b in working:
-        _bar_text(ax, a, b, ys[i], f"job {job}", "white")
+        _bar_text(ax, a, b, ys[i], f"job {job}", ink_on(vu.STATE_COLOURS["reserved"]))
     for i, a, b in stuck:
         _bar_text(ax, a, b, ys[i], "hung: still reserved", vu.HUNG["color"], box=True)
     s = job_spans(tr, until=end)
@@ -143,7 +145,7 @@ def _moves(ax: Axes, tr: Trace, job: int, rows: list[_Span], lanes: dict[str, in
         t, cause = rows[k].start, rows[k - 1].end_cause
         if where[k] != where[k - 1]:
             style, width = _MOVE.get(cause, ("-", 1.0))
-            colour = vu.MARKS[cause]["color"] if cause in _MOVE else "#777777"
+            colour = MOVE_COLOURS.get(cause, INK)
             ax.annotate("", xy=(t, where[k]), xytext=(t, where[k - 1]), gid=f"move:{cause}",
                         arrowprops={"arrowstyle": "-|>", "color": colour, "lw": width,
                                     "linestyle": style, "shrinkA": 3, "shrinkB": 9})

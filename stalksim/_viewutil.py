@@ -1,7 +1,8 @@
 """Shared look and drawing helpers for stalksim.views: one palette, one set of markers.
 
-Colours are Okabe-Ito (safe for the common colour-vision deficiencies) and every state and
-event keeps its colour and marker in every view, so a learner reads one legend once.
+Colours come from stalksim.palette (Okabe-Ito, safe for the common colour-vision
+deficiencies), the one palette the widgets, the flow view and the handouts use too: every state
+and event keeps its colour and marker in every view, so a learner reads one legend once.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from stalksim.palette import CRASH, DEADLINE, HUNG_FILL, OKABE_ITO, STATE_COLOURS, TTR
+from stalksim.palette import CRASH, DEADLINE, HUNG_FILL, INK, OKABE_ITO, STATE_COLOURS, TTR
 from stalksim.trace import NS, RawEvent, Trace
 
 # Event markers: crash and connection-closed share vermillion and an X (one causes the other);
@@ -49,7 +50,7 @@ RESTART = {"color": CRASH, "linestyle": (0, (6, 3)), "linewidth": 1.8,
 # reserved blue turns into a light, hatched box (outlined in the reserved blue).
 HUNG = {"facecolor": HUNG_FILL, "hatch": "////", "color": STATE_COLOURS["reserved"],
         "label": "hung: connection open,\njob still reserved"}
-CURSOR = "#222222"  # the time cursor: near-black, a colour no event mark or state uses
+CURSOR = INK  # the time cursor: near-black, a colour no event mark or state uses
 VEIL = "#F2F2F2"  # what covers the future (x > cursor) in a time control
 ARROW_LABELS = {"ttr-expired": "TTR expired", "connection-closed": "connection closed"}
 TIME_LABEL = "time (s)"

@@ -4,14 +4,19 @@ beanstalkd's), and the answer key holds every exercise on one readable page."""
 from __future__ import annotations
 
 import io
+from itertools import combinations
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_hex
+from matplotlib.path import Path as Curve
 from PIL import Image
 
 import stalksim.exercises as ex
-from stalksim import handouts
+from stalksim import handouts, palette
 from stalksim.handouts import answerkey, diagram, lifecycle
 from stalksim.live.session import LiveSession
 from tests.realserver import RealBeanstalkd
@@ -63,10 +68,11 @@ def test_drawn_edges_equal_derived_ones(edges: list[lifecycle.Edge]) -> None:
     fig, drawn = diagram.draw(edges)
     assert sorted(drawn, key=repr) == sorted(edges, key=repr)
     labels = {t.get_gid(): t.get_text() for t in fig.axes[0].texts if t.get_gid()}
-    for e in edges:
-        words = labels[f"label:{e.src}->{e.dst}:{'event' if e.event else 'command'}"]
-        assert diagram.label(e) in words.split("\n") or diagram.label(e) == words, (e, words)
-    states = {p.get_gid() for p in fig.axes[0].patches if p.get_gid()}
+    for key, group in diagram.groups(edges).items():
+        words = labels[f"label:{key}"]
+        for e in group:
+            assert diagram.label(e) in words.split("\n") or diagram.label(e) == words, (e, words)
+    states = {p.get_gid() for p in fig.axes[0].patches if ":" not in (p.get_gid() or ":")}
     assert states == set(lifecycle.STARTS)
 
 
@@ -86,6 +92,98 @@ def test_diagram_fits_the_page_and_reads_when_printed(edges: list[lifecycle.Edge
         assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 <= page.y1, text
         assert text.get_fontsize() >= 8.5  # at A4: readable in print and on a projector
     assert tuple(fig.get_size_inches()) == diagram.A4_LANDSCAPE
+
+
+def tagged(fig: Any, prefix: str) -> dict[str, Any]:
+    """The diagram's artists whose gid starts with `prefix`, by the rest of their gid."""
+    return {a.get_gid().removeprefix(prefix): a for a in fig.axes[0].get_children()
+            if a.get_gid() and a.get_gid().startswith(prefix)}
+
+
+def test_diagram_draws_in_the_one_palette(edges: list[lifecycle.Edge]) -> None:
+    """Each state's box is filled as the views, the state tables and the flow view draw that
+    state (reserved dark blue and buried grey: they were orange and pink), on the printed page
+    too; each arrow, and its label's frame, in its cause's colour (stalksim.palette)."""
+    fig, _ = diagram.draw(edges)
+    FigureCanvasAgg(fig)
+    fig.canvas.draw()
+    page = np.asarray(fig.canvas.buffer_rgba())
+    fills = {**palette.END_FILLS, **palette.STATE_COLOURS}
+    boxes = {state: box for state, box in tagged(fig, "").items() if state in fills}
+    assert set(boxes) == set(lifecycle.STARTS)
+    for state, box in boxes.items():
+        assert to_hex(box.get_facecolor()) == fills[state].lower(), state
+        where = box.get_window_extent()  # a pixel inside the box, clear of its name
+        x, y = where.x0 + 0.2 * fig.dpi, where.y1 - 0.1 * fig.dpi
+        assert to_hex(page[int(page.shape[0] - y), int(x), :3] / 255) == fills[state].lower()
+    assert fills["reserved"] == "#0072B2" and fills["buried"] == "#8C8C8C"
+    arrows, labels, groups = tagged(fig, "arrow:"), tagged(fig, "label:"), diagram.groups(edges)
+    assert set(arrows) == set(labels) == set(groups)
+    for key, group in groups.items():
+        colour = palette.MOVE_COLOURS[diagram.cause(group[0])].lower()
+        assert to_hex(arrows[key].get_edgecolor()) == colour, key
+        assert to_hex(labels[key].get_bbox_patch().get_edgecolor()) == colour, key
+    assert to_hex(arrows["reserved->ready:ttr-expired"].get_edgecolor()) == \
+        palette.TTR.lower()  # a hang's TTR expiry and a crash's closed connection, apart
+    assert to_hex(arrows["reserved->ready:connection-closed"].get_edgecolor()) == \
+        palette.CRASH.lower()
+
+
+CLEARANCE = 3
+"""Points to spare around each label: nothing may come closer."""
+
+
+def hidden(fig: Any) -> list[str]:
+    """What covers a label, or hides an arrow: another label, an arrow other than the label's
+    own, any arrowhead (its own too), a state box; and arrows through boxes they do not join.
+    Measured as drawn (text extents, the arrows' curves flattened to lines)."""
+    FigureCanvasAgg(fig)
+    fig.canvas.draw()
+    pad = CLEARANCE * fig.dpi / 72
+    labels = {k: t.get_bbox_patch().get_window_extent().padded(pad)
+              for k, t in tagged(fig, "label:").items()}
+    lines = {k: a.get_transform().transform_path(a.get_path()).to_polygons(closed_only=False)
+             for k, a in tagged(fig, "arrow:").items()}  # [shaft, head]
+    boxes = {s: b.get_window_extent() for s, b in tagged(fig, "").items()
+             if s in lifecycle.STARTS}
+
+    def crosses(polylines: list[Any], box: Any) -> bool:
+        return any(Curve(p).intersects_bbox(box, filled=False) for p in polylines)
+
+    out = [f"label {a} overlaps label {b}" for (a, box_a), (b, box_b)
+           in combinations(labels.items(), 2) if box_a.overlaps(box_b)]
+    for k, box in labels.items():
+        out += [f"label {k} is crossed by arrow {a}" for a, shaft_head in lines.items()
+                if crosses(shaft_head if a != k else shaft_head[1:], box)]
+        out += [f"label {k} covers box {s}" for s, b in boxes.items() if box.overlaps(b)]
+    for a, shaft_head in lines.items():
+        ends = a.split(":")[0].split("->")
+        out += [f"arrow {a} crosses box {s}" for s, b in boxes.items()
+                if s not in ends and crosses(shaft_head, b)]
+    return out
+
+
+def test_no_label_is_hidden_and_no_arrow_runs_through_a_box(
+        edges: list[lifecycle.Edge]) -> None:
+    fig, _ = diagram.draw(edges)
+    assert len(tagged(fig, "label:")) == len(tagged(fig, "arrow:")) == 18
+    assert hidden(fig) == []
+
+
+def test_hidden_labels_are_found(edges: list[lifecycle.Edge],
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check sees the two overlaps the old handout had: the kick label from BURIED on the
+    TTR curve, and the DELAYED->DELETED curve through the touch label."""
+    rad, _t = diagram.ROUTES["delayed", "deleted", "delete"]
+    x, y = diagram.bezier_at(diagram.POSITIONS["delayed"], diagram.POSITIONS["deleted"], rad,
+                             0.4)
+    rx, ry = diagram.POSITIONS["reserved"]
+    monkeypatch.setitem(diagram.ROUTES, ("buried", "ready", "kick"), (0.12, 0.5))
+    monkeypatch.setattr(diagram, "TOUCH_LABEL", (x - rx, y - ry))
+    found = hidden(diagram.draw(edges)[0])
+    assert "label buried->ready:kick+kick-job is crossed by arrow reserved->ready:ttr-expired" \
+        in found
+    assert "label reserved->reserved:touch is crossed by arrow delayed->deleted:delete" in found
 
 
 @pytest.mark.real

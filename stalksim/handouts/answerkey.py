@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from stalksim.palette import INK, INK_FAINT, INK_SOFT, OK
+
 A4_PORTRAIT = (8.27, 11.69)
 MARGIN = 0.35
 GAP = 0.3
@@ -87,10 +89,10 @@ class _Row:
     style: str  # "title", "question", "answer", "why"
 
 
-STYLE = {"title": {"weight": "bold"}, "question": {},
-         "answer": {"family": "monospace", "color": "#1b5e20"},
-         "why": {"style": "italic", "color": "#444444"}}
-"""How each kind of row is set (matplotlib text properties)."""
+STYLE = {"title": {"weight": "bold", "color": INK}, "question": {"color": INK},
+         "answer": {"family": "monospace", "color": OK},
+         "why": {"style": "italic", "color": INK_SOFT}}
+"""How each kind of row is set (matplotlib text properties; colours from stalksim.palette)."""
 
 
 class _Measure:
@@ -191,9 +193,9 @@ def draw(items: Sequence[Entry] | None = None) -> tuple[Any, float]:
     fig = Figure(figsize=A4_PORTRAIT)
     w, h = A4_PORTRAIT
     fig.text(MARGIN / w, 1 - 0.35 / h, "stalksim exercises: the answer key", fontsize=15,
-             weight="bold", va="top")
+             weight="bold", va="top", color=INK)
     fig.text(1 - MARGIN / w, 1 - 0.4 / h, "for the teacher: python -m stalksim handouts",
-             fontsize=8, ha="right", va="top", color="#666666")
+             fontsize=8, ha="right", va="top", color=INK_FAINT)
     step = size * LINE / 72 / h
     column_w = (w - 2 * MARGIN - GAP) / 2
     for c, rows in enumerate(columns):

@@ -20,7 +20,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from stalksim._viewutil import FIGURE_DPI, STATE_COLOURS
+from stalksim._viewutil import FIGURE_DPI
+from stalksim.palette import END_FILLS, STATE_COLOURS, ink_on
 from stalksim.trace import STATES
 
 DPI = FIGURE_DPI  # every widget figure, like every view, at >= 100 dpi (see _viewutil)
@@ -114,9 +115,10 @@ def esc(value: Any) -> str:
 
 
 def chip(text: str, state: str) -> str:
-    """A job id drawn in its state's colour (the colours the figures use)."""
-    colour = STATE_COLOURS.get(state, "#ddd")
-    fg = "white" if state in ("reserved", "buried") else "black"
+    """A job id drawn in its state's colour (stalksim.palette: the colours the figures, the
+    flow view and the handout use), its text black or white, whichever reads better."""
+    colour = STATE_COLOURS.get(state, END_FILLS["deleted"])
+    fg = ink_on(colour)
     return (f"<span style='background:{colour};color:{fg};border-radius:3px;"
             f"padding:0 4px;margin-right:3px'>{esc(text)}</span>")
 
