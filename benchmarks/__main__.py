@@ -18,15 +18,16 @@ import time
 from collections.abc import Callable
 
 from benchmarks import flowview, mmc, startup, wireload, workloads
+from benchmarks import site as browser_site
 
 FULL = {"until": 1000.0, "million": 1_000_000, "memory": 1_000_000,
         "growth": (10_000, 100_000, 1_000_000), "cycles": 20_000, "timeline_jobs": 1000,
         "validate_until": 200.0, "validate_seeds": 5, "load_conns": 1000, "load_jobs": 20_000,
-        "startup_rounds": 10, "rounds": 3}
+        "startup_rounds": 10, "rounds": 3, "site_run_all": True}
 QUICK = {"until": 20.0, "million": 2_000, "memory": 5_000, "growth": (100, 1_000, 2_000),
          "cycles": 500, "timeline_jobs": 100, "validate_until": 20.0, "validate_seeds": 2,
          "load_conns": 100, "load_jobs": 500, "startup_rounds": 2,
-         "rounds": 1}
+         "rounds": 1, "site_run_all": False}
 
 
 CAVEATS = """Reading the table:
@@ -47,6 +48,12 @@ CAVEATS = """Reading the table:
 - Row 9 is `benchmarks/startup.py`: each command once per round, in turn (so all see the same
   load), from exec to exit or to the port accepting a TCP connection; the median of the rounds.
   Issue 14's target is `stalksim serve` listening within 2x the bare interpreter.
+- Rows 11-14 are `benchmarks/site.py`: the course built as a JupyterLite site, served on
+  127.0.0.1, opened once by a fresh headless Chromium that can resolve no other host. Bytes
+  are what Chromium's net log says it received (web workers and the service worker
+  included); times are the page's own clock from the start of its navigation. One visit, on
+  a shared machine: the kernel's start-up (Pyodide loading its wheels) varies by seconds.
+  `--quick` skips row 14 (lesson 3's run-all).
 - Memory (row 4) is resident-set growth over 1,000,000 puts of a 16-byte body, measured in
   a fresh process for the simulator and from /proc for beanstalkd.
 """
@@ -166,6 +173,9 @@ def run(size: dict) -> tuple[list[tuple[str, str, str, str, str]], list[str]]:
 
     _progress("workload 10: FlowView in headless Chromium")
     rows.append(flowview.row("10", size["timeline_jobs"]))
+
+    _progress("workload 11-14: the browser site (JupyterLite) in headless Chromium")
+    rows += browser_site.rows(11, run_all=size["site_run_all"])
     return rows, notes
 
 

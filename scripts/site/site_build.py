@@ -127,6 +127,8 @@ def front_page(out: Path) -> None:
         raise dist.SiteError(f"{index} has no jupyter-config-data script to keep")
     index.write_text(tour.Tour().page(lab=f"lab/index.html?path={FIRST}", head=config[0]),
                      encoding="utf-8")
+    # a browser asks the origin for /favicon.ico before any page names an icon
+    shutil.copy2(out / "lab" / "favicon.ico", out / "favicon.ico")
 
 
 def imported(nb: dict) -> set[str]:

@@ -93,8 +93,11 @@ class Panel {
     let yw = TOP;
     const [wx, ww] = COL.work, tx0 = wx + g0.workText, line = g0.compact ? 18 : 22;
     for (const w of lay.workers) {
+      // its name is what it shows (its name, status, TTR); what a press does is its description
+      const hint = `fvhint${this.id}-${w}`;
       const g = el("g", { class: "fv-worker", "data-worker": w, tabindex: 0, role: "button",
-        "aria-label": `worker ${w}: pause, then press to crash, hang or slow it` }, svg);
+        "aria-describedby": hint }, svg);
+      el("desc", { id: hint }, g, "Pause, then press to crash, hang or slow this worker.");
       el("rect", { x: wx, y: yw, width: ww, height: WH, rx: 8, class: "fv-box",
         "data-place": `worker:${w}` }, g);
       el("text", { x: tx0, y: yw + line, class: "fv-name" }, g, w);

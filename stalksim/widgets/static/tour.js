@@ -69,12 +69,13 @@ class TourPlayer extends Player {
   go(k) {
     if (k < 0 || k >= this.steps.length) return;
     const forward = k > this.k;
+    this.pause(); // first: a pause lets the sentence follow the clock, which is moving on
     if (this.steps[this.k].turn && !this.steps[k].turn) this.restore(false);
     this.k = k;
     this.menu.hidden = true;
     const t = this.steps[k].t;
     if (forward && !REDUCED && !this.steps[k].turn) this.playTo(t);
-    else { this.pause(); this.seek(t); }
+    else this.seek(t);
     this.show();
   }
   show() {
