@@ -28,6 +28,7 @@ from pathlib import Path
 from benchmarks.flowview import missing
 from tests.browser import lab
 from tests.browser import site as lite
+from tests.browser.netlog import Offline
 
 SIZE_MB, KERNEL_S, FRAME_MS = 80.0, 20.0, 1000.0
 LESSON_3 = lab.NOTEBOOKS / "03-reserve-delete-and-dying-consumers.ipynb"
@@ -74,7 +75,7 @@ def measure(dist: Path, work: Path, run_all: bool) -> list[tuple[str, str]]:
 
     size_mb = lite.size_of(dist) / 1e6
     with lite.served(dist) as served, sync_playwright() as pw:
-        visit = lite.first_visit(lite.Offline(pw.chromium, work / "visit.json"), served)
+        visit = lite.first_visit(Offline(pw.chromium, work / "visit.json"), served)
         lesson3 = (_run_all(pw.chromium, served, work / "lesson3.json") if run_all
                    else ("skipped (--quick)", "skipped"))
     assert visit.net is not None
@@ -97,7 +98,7 @@ def measure(dist: Path, work: Path, run_all: bool) -> list[tuple[str, str]]:
 
 
 def _run_all(browser_type: object, served: lite.Site, netlog: Path) -> tuple[str, str]:
-    off = lite.Offline(browser_type, netlog)
+    off = Offline(browser_type, netlog)
     try:
         page = off.page(off.context())
         run = lite.SiteNotebook(served, page, LESSON_3)

@@ -29,7 +29,8 @@ from typing import Any
 
 import pytest
 
-from tests.browser import driver, lab, site
+from tests.browser import driver, lab, netlog, site
+from tests.browser import tour_probe as tour
 from tests.browser.conftest import require_browser_stack
 
 pytestmark = pytest.mark.browser
@@ -63,32 +64,32 @@ def served(site_dist: Path) -> Iterator[site.Site]:
 
 
 @pytest.fixture
-def offline(chromium: Any, tmp_path: Path) -> Iterator[site.Offline]:
+def offline(chromium: Any, tmp_path: Path) -> Iterator[netlog.Offline]:
     """A Chromium for this test alone (from the session's Playwright) that resolves nothing but
     127.0.0.1 and writes a net log; the test reads it with `offline.finish()`."""
     require_browser_stack()
-    off = site.Offline(chromium.browser_type, tmp_path / "netlog.json")
+    off = netlog.Offline(chromium.browser_type, tmp_path / "netlog.json")
     try:
         yield off
     finally:
         off.close()
 
 
-def assert_stayed_local(off: site.Offline, where: str) -> site.NetLog:
+def assert_stayed_local(off: netlog.Offline, where: str) -> netlog.NetLog:
     """Close the test's browser; nothing the site asked for may have left 127.0.0.1 (by the
     net log and by Playwright's events); no uncaught error in its pages."""
     net = off.finish()
     by_pages, by_chromium = net.outside_by_pages(), net.outside_by_chromium()
     site.write_summary(f"requests-{where}", {
         "requests": len(net.requests),
-        "outside_127_by_the_site": site.short(by_pages),
-        "outside_127_by_chromium_itself": site.short(by_chromium),
+        "outside_127_by_the_site": netlog.short(by_pages),
+        "outside_127_by_chromium_itself": netlog.short(by_chromium),
         "playwright_outside_127": off.seen_outside()[:20],
         "playwright_service_worker_requests": sum(1 for _, sw in off.seen if sw),
     })
     assert net.requests, "the net log recorded no request at all: is --log-net-log honoured?"
     assert not by_pages, (f"{where}: {len(by_pages)} request(s) of the site left 127.0.0.1:\n"
-                          + "\n".join(site.short(by_pages)))
+                          + "\n".join(netlog.short(by_pages)))
     assert not off.seen_outside(), (f"{where}: Playwright saw requests leave 127.0.0.1: "
                                     f"{off.seen_outside()[:10]}")
     assert not off.page_errors, f"{where}: uncaught errors in the page: {off.page_errors}"
@@ -106,7 +107,7 @@ def test_the_site_names_its_own_pyodide_and_no_pypi_fallback(site_dist: Path) ->
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_a_first_visit_stays_on_127_0_0_1_and_finds_every_file(
-        served: site.Site, offline: site.Offline) -> None:
+        served: site.Site, offline: netlog.Offline) -> None:
     """Front page, "Start lesson 1", its kernel, its first cell: Chromium's net log (every URL
     request of the browser: pages, web workers, the service worker, Chromium itself) has no
     request of the site that leaves 127.0.0.1, and no file of the site answers >= 400."""
@@ -120,8 +121,8 @@ def test_a_first_visit_stays_on_127_0_0_1_and_finds_every_file(
     numbers = {
         "requests_to_the_site": visit.requests,
         "requests_outside_127_by_the_site": len(by_pages),
-        "requests_outside_127_by_chromium_itself": site.short(by_chromium),
-        "failed": site.short(failed),
+        "requests_outside_127_by_chromium_itself": netlog.short(by_chromium),
+        "failed": netlog.short(failed),
         "failed_playwright": errors,
         "playwright_outside_127": offline.seen_outside()[:20],
         "playwright_service_worker_requests": sum(1 for _, sw in offline.seen if sw),
@@ -138,12 +139,12 @@ def test_a_first_visit_stays_on_127_0_0_1_and_finds_every_file(
     assert not visit.problems, visit.problems
     assert visit.requests > 10, "the net log shows (almost) no request to the site"
     assert not by_pages, ("requests of the site left 127.0.0.1:\n"
-                          + "\n".join(site.short(by_pages)))
+                          + "\n".join(netlog.short(by_pages)))
     assert not offline.seen_outside(), offline.seen_outside()[:10]
     assert not failed and not errors, (
         "files of the site answered with an HTTP error (a page whose HTML has no <link "
         "rel=icon> makes Chromium ask for /favicon.ico at the site's root):\n"
-        + "\n".join([*site.short(failed), *errors]))
+        + "\n".join([*netlog.short(failed), *errors]))
 
 
 def walk_the_tour_by_keyboard(page: Any, start_with_tab: bool) -> list[str]:
@@ -159,12 +160,12 @@ def walk_the_tour_by_keyboard(page: Any, start_with_tab: bool) -> list[str]:
     def press(key: str, expect: int) -> None:
         page.keyboard.press(key)
         settle_first_play(page)  # Next plays on to the next step's time: let it get there
-        state = site.tour_state(page)
+        state = tour.tour_state(page)
         assert state["step"] == expect, (key, state)
         assert state["live"] in ("polite", "assertive"), state
         said[state["step"]] = state["text"]
 
-    first = site.tour_state(page)
+    first = tour.tour_state(page)
     said[first["step"]] = first["text"]
     tab_to(page, ".fv-tour .tour-next")
     for i in range(1, TOUR_STEPS_KEYBOARD + 1):
@@ -187,26 +188,26 @@ def tab_to(page: Any, selector: str, backwards: bool = False, limit: int = 30) -
         if page.evaluate(focused, selector):
             return n
     raise AssertionError(f"{limit} presses of {'Shift+' if backwards else ''}Tab never reached "
-                         f"{selector} (focus: {site.tour_state(page)['active']})")
+                         f"{selector} (focus: {tour.tour_state(page)['active']})")
 
 
 def crash_worker_1_in_the_last_step(page: Any) -> dict[str, Any]:
     """Go to the last step (ArrowRight on the tour), click worker-1 in the right panel, choose
     crash: the one-line summary appears and the right panel shows the forked run."""
     page.evaluate("() => document.querySelector('.fv-tour').focus()")
-    state = site.tour_state(page)
+    state = tour.tour_state(page)
     for _ in range(state["steps"]):
         if state["step"] == state["steps"] - 1:
             break
         page.keyboard.press("ArrowRight")
-        state = site.tour_state(page)
+        state = tour.tour_state(page)
     assert state["step"] == state["steps"] - 1, state
     before = dict(state["panels"])["fork"]
     page.locator(".fv-tour svg[data-panel=fork] .fv-worker[data-worker=worker-1]").click()
     page.locator(".fv-tour .fv-menu .fv-fault-crash").click()
     page.wait_for_function("() => document.querySelector('.fv-tour .fv-summary').textContent",
                            timeout=10_000)
-    after = site.tour_state(page)
+    after = tour.tour_state(page)
     assert after["forked"] == "fork", after
     assert "\n" not in after["summary"].strip(), after["summary"]
     line = after["summary"]
@@ -218,9 +219,9 @@ def crash_worker_1_in_the_last_step(page: Any) -> dict[str, Any]:
 
 def assert_tour_animates(page: Any, path: str | None) -> dict[str, Any]:
     """The tour is drawn (two panels, a size) and its tokens move during 400 ms."""
-    seen = site.wait_tour_first_frame(page, path)
+    seen = tour.wait_tour_first_frame(page, path)
     assert seen["panels"] == 2 and seen["width"] > 300 and seen["height"] > 200, seen
-    moves = page.evaluate(site.JS_TOKENS_MOVE, 400)
+    moves = page.evaluate(tour.JS_TOKENS_MOVE, 400)
     assert moves["moved"] > 0, f"no token moved in 400 ms after the first frame: {moves}"
     return seen
 
@@ -251,7 +252,7 @@ def axe_violations(page: Any) -> list[dict[str, Any]]:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_the_front_page_tour_plays_obeys_the_keyboard_forks_and_passes_axe(
-        served: site.Site, offline: site.Offline, axe_script: Path) -> None:
+        served: site.Site, offline: netlog.Offline, axe_script: Path) -> None:
     numbers: dict[str, Any] = {}
     for width in (1024, 1366):
         page = offline.page(offline.context(width, 768))
@@ -260,7 +261,7 @@ def test_the_front_page_tour_plays_obeys_the_keyboard_forks_and_passes_axe(
         numbers[f"first_frame_ms_{width}"] = round(seen["firstFrame"])
         settle_first_play(page)
         numbers[f"screenshot_{width}"] = str(screenshot(page, f"front-{width}"))
-        fit = site.tour_fit(page)
+        fit = tour.tour_fit(page)
         numbers[f"fit_{width}"] = fit
         small = [p for p in fit["panels"] if p["minTextPx"] < 14]
         assert not small, f"text under 14 px at {width} px: {small}"
@@ -278,7 +279,7 @@ def test_the_front_page_tour_plays_obeys_the_keyboard_forks_and_passes_axe(
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_lesson_1_plays_the_tour_before_its_kernel_is_ready_and_fits_the_notebook(
-        served: site.Site, offline: site.Offline) -> None:
+        served: site.Site, offline: netlog.Offline) -> None:
     page = offline.page(offline.context(1366, 768))
     page.goto(served.lab_url(site.FIRST), wait_until="domcontentloaded", timeout=60_000)
     seen = assert_tour_animates(page, site.FIRST)
@@ -287,12 +288,12 @@ def test_lesson_1_plays_the_tour_before_its_kernel_is_ready_and_fits_the_noteboo
     assert seen["kernel"] != "idle", f"the kernel was ready before the tour played: {seen}"
     settle_first_play(page)
     problems = []
-    fit = site.tour_fit(page)
+    fit = tour.tour_fit(page)
     numbers["fit_1366_file_browser_open"] = fit
     numbers["screenshot_1366"] = str(screenshot(page, "lesson1-1366"))
     if not fit["leftPanelOpen"]:
         problems.append("at 1366 px JupyterLab's file browser is not open")
-    problems += [f"1366x768, file browser open: {p}" for p in site.fit_problems(fit)]
+    problems += [f"1366x768, file browser open: {p}" for p in tour.fit_problems(fit)]
     page.set_viewport_size({"width": 1024, "height": 768})
     page.evaluate("() => document.activeElement && document.activeElement.blur()")
     page.keyboard.press("Control+b")  # JupyterLab: show/hide the left sidebar
@@ -300,10 +301,10 @@ def test_lesson_1_plays_the_tour_before_its_kernel_is_ready_and_fits_the_noteboo
         "() => { const l = document.querySelector('#jp-left-stack');"
         " return !l || l.classList.contains('lm-mod-hidden'); }", timeout=10_000)
     page.wait_for_timeout(300)  # JupyterLab lays the notebook out again after the resize
-    fit = site.tour_fit(page)
+    fit = tour.tour_fit(page)
     numbers["fit_1024_file_browser_closed"] = fit
     numbers["screenshot_1024"] = str(screenshot(page, "lesson1-1024"))
-    problems += [f"1024x768, file browser closed: {p}" for p in site.fit_problems(fit)]
+    problems += [f"1024x768, file browser closed: {p}" for p in tour.fit_problems(fit)]
     numbers["narration"] = walk_the_tour_by_keyboard(page, start_with_tab=False)
     numbers["fork"] = crash_worker_1_in_the_last_step(page)["summary"]
     run = site.SiteNotebook(served, page, lab.NOTEBOOKS / site.FIRST)
@@ -339,7 +340,7 @@ def fork_in_the_flowview(page: Any) -> str:
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("notebook", RUN_ALL, ids=[p.stem for p in RUN_ALL])
 def test_run_all_in_the_browser_kernel(
-        notebook: Path, served: site.Site, offline: site.Offline) -> None:
+        notebook: Path, served: site.Site, offline: netlog.Offline) -> None:
     """Run > Run All Cells in the site's JupyterLab: no error, figures and widgets where the
     tags say; lesson 3's slider redraws its figure and its FlowView forks on a click; the
     exercise's check answers."""
