@@ -17,17 +17,17 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import flowview, mmc, startup, wireload, workloads
+from benchmarks import checks, flowview, kernel, mmc, startup, wireload, workloads
 from benchmarks import site as browser_site
 
 FULL = {"until": 1000.0, "million": 1_000_000, "memory": 1_000_000,
         "growth": (10_000, 100_000, 1_000_000), "cycles": 20_000, "timeline_jobs": 1000,
         "validate_until": 200.0, "validate_seeds": 5, "load_conns": 1000, "load_jobs": 20_000,
-        "startup_rounds": 10, "rounds": 3, "site_run_all": True}
+        "startup_rounds": 10, "rounds": 3, "site_run_all": True, "kernel_lessons": ()}
 QUICK = {"until": 20.0, "million": 2_000, "memory": 5_000, "growth": (100, 1_000, 2_000),
          "cycles": 500, "timeline_jobs": 100, "validate_until": 20.0, "validate_seeds": 2,
          "load_conns": 100, "load_jobs": 500, "startup_rounds": 2,
-         "rounds": 1, "site_run_all": False}
+         "rounds": 1, "site_run_all": False, "kernel_lessons": ("02",)}
 
 
 CAVEATS = """Reading the table:
@@ -54,6 +54,12 @@ CAVEATS = """Reading the table:
   included); times are the page's own clock from the start of its navigation. One visit, on
   a shared machine: the kernel's start-up (Pyodide loading its wheels) varies by seconds.
   `--quick` skips row 14 (lesson 3's run-all).
+- Row 15 is `benchmarks/checks.py`: every exercise's check, once each, on its starter, its
+  solution and the tests' wrong answers (a private real beanstalkd for the live ones); the
+  slowest one's wall time.
+- Row 16 is `benchmarks/kernel.py`: each lesson run top to bottom by nbclient in a fresh
+  kernel, the kernel's VmRSS read from /proc before it is shut down; `--quick` runs lesson 2
+  only.
 - Memory (row 4) is resident-set growth over 1,000,000 puts of a 16-byte body, measured in
   a fresh process for the simulator and from /proc for beanstalkd.
 """
@@ -170,12 +176,22 @@ def run(size: dict) -> tuple[list[tuple[str, str, str, str, str]], list[str]]:
         f"{ms[startup.SERVE]:.0f} ms vs {ms[startup.PASS]:.0f} ms = {serve:.2f}x; "
         f"`import stalksim` {ms[startup.IMPORT]:.0f} ms{real}", "<= 2x", serve <= 2)
     notes += startup.lines(starts)
+    stops = startup.time_stop([sys.executable, "-m", "stalksim", "serve"],
+                              5 if size["rounds"] > 1 else 2)
+    notes.append(f"{startup.SERVE}, busy: SIGTERM to exit, median "
+                 f"{statistics.median(stops) * 1000:.1f} ms (max {max(stops) * 1000:.1f}, "
+                 f"n={len(stops)}; issue 14: under 100 ms)")
 
     _progress("workload 10: FlowView in headless Chromium")
     rows.append(flowview.row("10", size["timeline_jobs"]))
 
     _progress("workload 11-14: the browser site (JupyterLite) in headless Chromium")
     rows += browser_site.rows(11, run_all=size["site_run_all"])
+
+    _progress("workload 15: every exercise's check")
+    rows.append(checks.row("15"))
+    _progress("workload 16: a lesson's kernel after Run All")
+    rows.append(kernel.row("16", prefixes=size["kernel_lessons"]))
     return rows, notes
 
 

@@ -101,6 +101,35 @@ def time_listen(argv: list[str], timeout: float = 10.0, cwd: str | None = None) 
     raise RuntimeError(f"{argv} did not listen within {timeout:g} s")
 
 
+def time_stop(argv: list[str], rounds: int = 5) -> list[float]:
+    """Seconds from SIGTERM to exit of a busy `argv` + `-l 127.0.0.1 -p PORT` (a client waiting
+    in reserve, a job put), once per round (issue 14: under 100 ms)."""
+    out = []
+    for _ in range(rounds):
+        port = _free_port()
+        proc = subprocess.Popen([*argv, "-l", HOST, "-p", str(port)], env=ENV,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.perf_counter() + 10
+            while not _accepts(port):
+                if proc.poll() is not None or time.perf_counter() > deadline:
+                    raise RuntimeError(f"{argv} did not listen")
+                time.sleep(POLL)
+            time.sleep(0.3)  # well after start-up: the event loop has the signal
+            with socket.create_connection((HOST, port)) as waiting, \
+                    socket.create_connection((HOST, port)) as other:
+                waiting.sendall(b"reserve\r\n")
+                other.sendall(b"put 0 0 60 1\r\nx\r\n")
+                other.recv(64)
+                t0 = time.perf_counter()
+                os.kill(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=10)
+                out.append(time.perf_counter() - t0)
+        finally:
+            _stop(proc)
+    return out
+
+
 def commands(python: str = sys.executable) -> list[tuple[str, list[str], bool]]:
     """(name, argv, listens) for each command measured; the console script and beanstalkd
     only where installed."""
