@@ -29,7 +29,7 @@ from stalksim._browser import NotInBrowser
 ROOT = Path(__file__).resolve().parent.parent
 LESSON_6 = ROOT / "notebooks" / _browser.LESSON_6
 EXERCISE_12 = ROOT / "notebooks" / _browser.EXERCISE_12
-EXERCISE_12_INSTRUCTOR = EXERCISE_12.parent / "instructor" / EXERCISE_12.name
+EXERCISE_12_INSTRUCTOR = ROOT / "course" / "instructor" / EXERCISE_12.name
 BINDER_6 = _browser.binder(_browser.LESSON_6)
 RED = "\x1b[31m{}\x1b[0m"
 
@@ -80,6 +80,9 @@ LIVE_CALLS: dict[str, Callable[[], Any]] = {
     "LiveSession-address": lambda: live.LiveSession(("127.0.0.1", 11300)),
     "run_live": lambda: live.run_live("crashed-consumer", speed=5, until=10),
     "LiveView": lambda: live.LiveView(("127.0.0.1", 11300)),
+    "JobWatch": lambda: live.JobWatch(("127.0.0.1", 11300), tube="lesson6-kill"),
+    "WorkerProcess": lambda: live.WorkerProcess(("127.0.0.1", 11300), "worker-a"),
+    "WorkerControls": lambda: live.WorkerControls(None),
 }
 
 

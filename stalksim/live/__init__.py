@@ -4,10 +4,15 @@
     server = stalksim.live.start_private()   # or a private beanstalkd on a free port
     trace = stalksim.live.run_live("hung-consumer", speed=5, address=server.address)
     sim = stalksim.live.LiveSession()    # lesson code for a Simulation, on a real server
+    watch = stalksim.live.JobWatch(client, tube="photos")   # what the server does to jobs
+    a = watch.worker("worker-a", work=60)   # a WorkerProcess: the consumer in a real process
+    a.kill()                             # kill -9 by its pid (also .stop(), .cont())
 
-`LiveView` (a widget of the real server's tubes), `run_live` and `LiveSession` are imported
-when first used. In the browser (the JupyterLite course) each of them raises `NotInBrowser`, a
-one-sentence message that says where to run lesson 6 instead.
+`LiveView` (a widget of the real server's tubes; with `watch=`, the watch's jobs and a row of
+kill -9 / stop / continue buttons per worker process), `run_live`, `LiveSession`, `JobWatch`,
+`WorkerProcess` and `WorkerControls` are imported when first used. In the browser (the
+JupyterLite course) each of them raises `NotInBrowser`, a one-sentence message that says
+where to run lesson 6 instead.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ import greenstalk
 from stalksim._browser import NotInBrowser, refuse
 
 __all__ = ["NoServer", "NotInBrowser", "PrivateServer", "connect", "default_address",
-           "start_private", "LiveSession", "LiveView", "run_live"]
+           "start_private", "LiveSession", "LiveView", "run_live", "JobWatch", "WorkerProcess",
+           "WorkerControls"]
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 11300
 HOW_TO_START = (
@@ -161,7 +167,7 @@ def _stop_private() -> None:
         server.stop()
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> Any:  # what needs more than greenstalk loads on first use
     if name == "LiveView":
         from stalksim.live.view import LiveView
 
@@ -174,4 +180,16 @@ def __getattr__(name: str) -> Any:
         from stalksim.live.replay import run_live
 
         return run_live
+    if name == "JobWatch":
+        from stalksim.live.watch import JobWatch
+
+        return JobWatch
+    if name == "WorkerProcess":
+        from stalksim.live.process import WorkerProcess
+
+        return WorkerProcess
+    if name == "WorkerControls":
+        from stalksim.live.controls import WorkerControls
+
+        return WorkerControls
     raise AttributeError(f"module 'stalksim.live' has no attribute {name!r}")

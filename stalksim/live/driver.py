@@ -50,12 +50,13 @@ class _Crashed(Exception):
 
 
 class LiveRun:
-    """Shared by the threads of one run: the address, tube names, clock and recorder."""
+    """Shared by the threads of one run: the address, tube names, clock and recorder (`rec`;
+    a worker process passes one that reports to its parent, see `stalksim.live.child`)."""
 
     def __init__(self, address: tuple[str, int], speed: float, until: float, prefix: str,
-                 meta: dict[str, Any]) -> None:
+                 meta: dict[str, Any], rec: Recorder | None = None) -> None:
         self.address, self.speed, self.until, self.prefix = address, speed, until, prefix
-        self.rec = Recorder(speed, meta)
+        self.rec = Recorder(speed, meta) if rec is None else rec
         self.stop = threading.Event()
         self.go = threading.Event()  # the scenario clock runs (or the run is over)
         self.clients: list[greenstalk.Client] = []

@@ -5,6 +5,10 @@ button or by a bounded background thread, with what changed since the last look 
 keeps, as its own output, the server as it was after that cell (the live widget above shows
 only the latest state once a notebook has run top to bottom).
 
+With `watch=` (a `stalksim.live.JobWatch`) it also has a row of buttons per worker process
+(kill -9, stop, continue) and draws the watch's jobs: where each was, on the server's word, and
+its story in words (`stalksim.live.jobview`); the snapshot `refresh()` returns has them too.
+
 It lives in `stalksim.live` (as `stalksim.live.LiveView`), not in `stalksim.widgets`: it needs
 the live server's default address and the widgets' HTML helpers, and with it here `live`
 imports from `widgets` and never the other way round (no import circle)."""
@@ -14,32 +18,29 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import greenstalk
 import ipywidgets as widgets
 from IPython.display import HTML
 
 from stalksim._browser import refuse
-from stalksim.live import default_address
+from stalksim.live.process import address_of
 from stalksim.widgets._render import TABLE_CSS, esc
+
+if TYPE_CHECKING:
+    from stalksim.live.controls import WorkerControls
+    from stalksim.live.watch import JobWatch
 
 COLUMNS = ("current-jobs-ready", "current-jobs-reserved", "current-jobs-delayed",
            "current-jobs-buried", "current-waiting", "total-jobs")
 HEADERS = ("ready", "reserved", "delayed", "buried", "waiting", "total put")
 
 
-def _address(target: Any) -> tuple[str, int]:
-    if target is None:
-        return default_address()
-    if isinstance(target, greenstalk.Client):
-        return target._address
-    return tuple(target)  # type: ignore[return-value]
-
-
 class LiveView(widgets.VBox):
     """A live table of the server's tubes. `refresh()` reads it again; auto-refresh polls every
-    `interval` seconds for at most `max_seconds`, and stops when the widget is closed."""
+    `interval` seconds for at most `max_seconds`, and stops when the widget is closed. With
+    `watch`, the watch's tube (unless `tubes` says otherwise), worker buttons and jobs."""
 
     def __new__(cls, *args: Any, **kwargs: Any) -> LiveView:
         refuse("stalksim.live.LiveView()")  # before a widget exists: none is left to close
@@ -47,8 +48,14 @@ class LiveView(widgets.VBox):
 
     def __init__(self, target: greenstalk.Client | tuple[str, int] | None = None, *,
                  tubes: Iterable[str] | None = None, match: str = "", interval: float = 1.0,
-                 max_seconds: float = 600.0) -> None:
-        self.address = _address(target)
+                 max_seconds: float = 600.0, watch: JobWatch | None = None) -> None:
+        self.address = address_of(watch if target is None and watch is not None else target)
+        if tubes is None and watch is not None:
+            tubes = [watch.tube]
+        self.watch = watch
+        self.controls: WorkerControls | None = None
+        self.jobs = widgets.HTML()
+        self._lines = 0  # the watch's event lines already shown
         self.client = greenstalk.Client(self.address)  # its own: threads never share one
         self.only = list(tubes) if tubes is not None else None
         self.match = match
@@ -73,7 +80,13 @@ class LiveView(widgets.VBox):
         self.auto.observe(self._toggle, names="value")
         row = widgets.HBox([self.button, self.auto], layout=widgets.Layout(
             flex_flow="row wrap", align_items="center", width="100%"))
-        super().__init__([row, self.table], layout=widgets.Layout(width="100%"))
+        parts: list[widgets.Widget] = [row, self.table]
+        if watch is not None:
+            from stalksim.live.controls import WorkerControls
+
+            self.controls = WorkerControls(watch, on_change=self.refresh)
+            parts = [row, self.controls, self.table, self.jobs]
+        super().__init__(parts, layout=widgets.Layout(width="100%"))
         self.refresh()
 
     def read(self) -> dict[str, dict[str, int]]:
@@ -105,7 +118,14 @@ class LiveView(widgets.VBox):
                             if self.refreshes and before.get(t, {}).get(k, 0) != row[k]}
             self.refreshes += 1
             self.table.value = self.html(before)
-            return HTML(self.table.value)
+            if self.watch is None:
+                return HTML(self.table.value)
+            from stalksim.live.jobview import html
+
+            self.jobs.value, self._lines = html(self.watch, self._lines)
+        if self.controls is not None:
+            self.controls.update()
+        return HTML(self.table.value + self.jobs.value)
 
     def html(self, before: dict[str, dict[str, int]]) -> str:
         def cell(tube: str, key: str) -> str:
