@@ -4,7 +4,8 @@
     python scripts/make_student_notebooks.py --check    # exit 1 if anything is out of date
     python scripts/make_student_notebooks.py --new ex-my-exercise   # scaffold an instructor one
 
-The instructor notebooks in notebooks/exercises/instructor/ are the source. In the student
+The instructor notebooks in course/instructor/ are the source: they hold the solutions, so
+they are kept out of notebooks/, the folder learners browse (lab.sh, Binder). In the student
 copy every cell tagged `solution` becomes the exercise's starter code (tagged `starter`), and
 all outputs are stripped. `--check` also verifies that each instructor solution cell is the
 registered solution (stalksim/exercises), so `solution()` and the notebook never disagree, and
@@ -26,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 import stalksim.exercises as ex  # noqa: E402
 
 EXERCISES = ROOT / "notebooks" / "exercises"
-INSTRUCTOR = EXERCISES / "instructor"
+INSTRUCTOR = ROOT / "course" / "instructor"
 NAME = re.compile(r"^(\d\d)-(.+)\.ipynb$")
 
 
@@ -52,7 +53,9 @@ def scaffold(exercise_id: str, number: int) -> nbformat.NotebookNode:
         _md(f"# Exercise {number}: {e.title}\n\nRun the cells from the top. Write your answer "
             f"in the code cell below the instructions, then run the check: it says what is "
             f"right, what is wrong, and gives a hint. Change your answer and check again as "
-            f"often as you like.", "intro"),
+            f"often as you like. The first hint to a wrong answer gives the idea and what to "
+            f"look at; check a wrong answer again, or run `ex.hint(\"{e.id}\", 2)`, for a "
+            f"step-by-step hint.", "intro"),
         _code(f'import stalksim.exercises as ex\n\nex.show("{e.id}")', "show", []),
         _code(e.solution, "answer", ["solution"]),
         _code(f'feedback = ex.check("{e.id}", answer)\nfeedback', "check", ["check"]),

@@ -1,13 +1,16 @@
 """Slide metadata for the lessons, so each presents as slides with jupyterlab-rise.
 
-A markdown cell that opens with a heading starts a slide (the first cell always does); every
-other cell continues the slide above it. Slides scroll, so a long output never falls off the
-projector. Run `python scripts/slides.py` after editing a lesson; `--check` (the tests) says
-which lessons are out of date without writing.
+A markdown cell that opens with a heading starts a slide (the first cell always does); a code
+cell that only imports (and sets `%matplotlib inline`) is skipped: RISE does not show it, it is
+set-up rather than something to present (run the lesson, or at least that cell, before
+presenting); every other cell continues the slide above it. Slides scroll, so a long output
+never falls off the projector. Run `python scripts/slides.py` after editing a lesson;
+`--check` (the tests) says which lessons are out of date without writing.
 """
 
 from __future__ import annotations
 
+import ast
 import sys
 from pathlib import Path
 
@@ -22,9 +25,23 @@ def lessons() -> list[Path]:
     return sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
 
 
+def only_imports(cell: nbformat.NotebookNode) -> bool:
+    """A code cell whose statements are all imports (IPython's `%` lines aside)."""
+    if cell.cell_type != "code":
+        return False
+    code = "\n".join(ln for ln in cell.source.splitlines() if not ln.lstrip().startswith("%"))
+    try:
+        body = ast.parse(code).body
+    except SyntaxError:
+        return False
+    return bool(body) and all(isinstance(s, ast.Import | ast.ImportFrom) for s in body)
+
+
 def slide_type(cell: nbformat.NotebookNode, first: bool) -> str:
     heading = cell.cell_type == "markdown" and cell.source.lstrip().startswith("#")
-    return "slide" if first or heading else "-"
+    if first or heading:
+        return "slide"
+    return "skip" if only_imports(cell) else "-"
 
 
 def apply(nb: nbformat.NotebookNode) -> bool:

@@ -22,7 +22,7 @@ def test_quick_benchmark_writes_a_table_with_every_workload(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
     text = out.read_text()
-    for n in range(1, 15):
+    for n in range(1, 17):
         assert f"\n| {n} | " in text
     assert "Erlang C" in text
     assert "| # | workload |" in done.stdout

@@ -1,13 +1,17 @@
-"""The Binder setup: `binder/start` brings up beanstalkd, and `binder/requirements.txt` installs."""
+"""The Binder setup: `binder/start` brings up beanstalkd and has the server shut down idle
+kernels (binder/jupyter_server_config.json), and `binder/requirements.txt` installs."""
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import venv
 from pathlib import Path
 
@@ -119,6 +123,95 @@ def test_start_still_runs_the_command_without_beanstalkd(tmp_path: Path) -> None
     assert proc.returncode == 0
     assert proc.stdout.strip() == "command ran"
     assert "did not answer" in proc.stderr
+
+
+# ---- idle kernels are shut down -----------------------------------------------------------
+
+CULL = json.loads((BINDER / "jupyter_server_config.json").read_text())["MappingKernelManager"]
+
+
+def _server_env(tmp_path: Path) -> dict[str, str]:
+    """binder/start's environment with no beanstalkd, and no Jupyter config but what it adds."""
+    env = _start_env(tmp_path, STALKSIM_BEANSTALKD="no-such-beanstalkd")
+    for name in ("JUPYTER_CONFIG_PATH", "JUPYTER_TOKEN"):
+        env.pop(name, None)
+    env.update(JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+               JUPYTER_PLATFORM_DIRS="1", HOME=str(tmp_path))
+    return env
+
+
+def test_the_culling_settings_are_the_kernel_managers_own() -> None:
+    """Every key names a MappingKernelManager setting (a misspelt key would be ignored), and
+    the kernels of lessons a learner has left, open in a tab or not, are shut down."""
+    from jupyter_server.services.kernels.kernelmanager import MappingKernelManager
+
+    assert set(CULL) <= set(MappingKernelManager.class_trait_names())
+    assert CULL["cull_connected"] is True and CULL["cull_busy"] is False
+    assert 600 <= CULL["cull_idle_timeout"] <= 3600 and CULL["cull_interval"] <= 120
+
+
+def test_start_hands_the_culling_config_to_the_server(tmp_path: Path) -> None:
+    """What the server started through binder/start (as Binder starts it) has loaded."""
+    proc = subprocess.run(["bash", str(START), sys.executable, "-m", "jupyter_server",
+                           "--show-config-json"], env=_server_env(tmp_path), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    shown = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert shown["MappingKernelManager"] == CULL
+
+
+def _api(base: str, token: str, method: str, path: str) -> object:
+    req = urllib.request.Request(f"{base}{path}?token={token}", method=method)
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        body = resp.read()
+    return json.loads(body) if body else None
+
+
+@pytest.mark.slow
+def test_a_connected_idle_kernel_is_shut_down(tmp_path: Path) -> None:
+    """A server started through binder/start, its idle timeout cut to 2 s on the command line
+    (the rest from binder/'s config): a kernel with an open tab (a websocket) goes."""
+    import websocket
+
+    port, token = free_port(), secrets.token_hex(16)
+    base = f"http://127.0.0.1:{port}"
+    as_root = ["--allow-root"] if os.geteuid() == 0 else []
+    cmd = ["bash", str(START), sys.executable, "-m", "jupyter_server", "--no-browser",
+           f"--ServerApp.port={port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}",
+           "--MappingKernelManager.cull_idle_timeout=2",
+           "--MappingKernelManager.cull_interval=1", *as_root]
+    with open(tmp_path / "server.log", "wb") as log:  # the server keeps its own copy
+        server = subprocess.Popen(cmd, env=_server_env(tmp_path), cwd=tmp_path,
+                                  stdout=log, stderr=subprocess.STDOUT)
+    tab = None
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None and time.monotonic() < deadline, (
+                (tmp_path / "server.log").read_text()[-3000:])
+            try:
+                _api(base, token, "GET", "/api/status")
+                break
+            except OSError:
+                time.sleep(0.2)
+        kernel = _api(base, token, "POST", "/api/kernels")
+        assert isinstance(kernel, dict)
+        tab = websocket.create_connection(
+            f"ws://127.0.0.1:{port}/api/kernels/{kernel['id']}/channels?token={token}",
+            timeout=10)
+        seen = _api(base, token, "GET", f"/api/kernels/{kernel['id']}")
+        assert isinstance(seen, dict) and seen["connections"] >= 1
+        deadline = time.monotonic() + 60
+        while _api(base, token, "GET", "/api/kernels"):
+            assert time.monotonic() < deadline, "the connected idle kernel was not shut down"
+            time.sleep(0.5)
+    finally:
+        if tab is not None:
+            tab.close()
+        _stop(server.pid)
+        server.wait(timeout=10)
 
 
 def _copy_repo(dest: Path) -> Path:

@@ -222,11 +222,11 @@ def follow(exercise_id: str, answer: Any, steps: list[Step]) -> ex.Feedback:
     value = learner(answer) if isinstance(answer, str) else answer
     fb = ex.check(exercise_id, value)
     for phrase, do in steps:
-        assert not fb.ok and phrase in fb.hint, (phrase, fb.message)
+        assert not fb.ok and phrase in fb.last_hint, (phrase, fb.message)
         answer = do(answer)
         value = learner(answer) if isinstance(answer, str) else answer
         fb = ex.check(exercise_id, value)
-        assert phrase not in fb.hint, f"following {phrase!r} did not help: {fb.message}"
+        assert phrase not in fb.last_hint, f"following {phrase!r} did not help: {fb.message}"
     return fb
 
 
@@ -248,14 +248,14 @@ def test_ttr_hints_lead_to_a_passing_ttr(exercise_id: str, start: Any) -> None:
     median, sigma = TTRS[exercise_id]
     answer = median if start == "median" else start
     fb = ex.check(exercise_id, answer)
-    if "at least 1: start from the service times" in fb.hint:
+    if "at least 1: start from the service times" in fb.last_hint:
         answer = median  # 'start from the service times in the instructions'
         fb = ex.check(exercise_id, answer)
-    if "round it up to a whole number" in fb.hint:
+    if "round it up to a whole number" in fb.last_hint:
         answer = math.ceil(answer)
-    elif "round it up to whole seconds" in fb.hint:  # the 99th-percentile recipe
+    elif "round it up to whole seconds" in fb.last_hint:  # the 99th-percentile recipe
         answer = lognormal_p99(median, sigma)
-    elif "pick a TTR a little above it" in fb.hint:
+    elif "pick a TTR a little above it" in fb.last_hint:
         answer = lognormal_p99(median, sigma) + 1
     fb = ex.check(exercise_id, answer)
     assert fb.ok, (answer, fb.message)
@@ -267,11 +267,11 @@ def test_size_hints_lead_to_the_smallest_pool(start: int) -> None:
     for _ in range(30):
         if fb.ok:
             break
-        if "arrival rate times service time" in fb.hint:
+        if "arrival rate times service time" in fb.last_hint:
             k = int(2 * 2.5)  # 2 jobs/s times 2.5 s, from the instructions
-        elif "add workers" in fb.hint:
+        elif "add workers" in fb.last_hint:
             k += 1
-        elif "one at a time while the wait stays on target" in fb.hint:
+        elif "one at a time while the wait stays on target" in fb.last_hint:
             smaller = ex.check("ex-size-workers", k - 1)
             k = k - 1 if smaller.ok or "meet the target" in smaller.wrong else k
         else:
@@ -285,14 +285,14 @@ def test_live_hints_lead_to_a_right_answer(request: pytest.FixtureRequest) -> No
     address = request.getfixturevalue("live")
     client = learner(ex.exercise("l6-live").starter)
     fb = ex.check("l6-live", client)
-    assert "change sim.client() to greenstalk.Client((host, port))" in fb.hint
+    assert "change sim.client() to greenstalk.Client((host, port))" in fb.last_hint
     client = greenstalk.Client(address)
     fb = ex.check("l6-live", client)
-    assert 'client.use("l6-exercise"), then client.put(body, priority=10)' in fb.hint
+    assert 'client.use("l6-exercise"), then client.put(body, priority=10)' in fb.last_hint
     client.use("l6-exercise")
     client.put("hello", priority=10)
     fb = ex.check("l6-live", client)
-    assert 'client.watch("l6-exercise"), then job = client.reserve(timeout=5)' in fb.hint
+    assert 'client.watch("l6-exercise"), then job = client.reserve(timeout=5)' in fb.last_hint
     client.watch("l6-exercise")
     client.reserve(timeout=5)
     fb = ex.check("l6-live", client)

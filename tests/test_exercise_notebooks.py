@@ -17,7 +17,7 @@ from tests.realserver import RealBeanstalkd
 
 ROOT = Path(__file__).resolve().parent.parent
 EXERCISES = ROOT / "notebooks" / "exercises"
-INSTRUCTOR = sorted((EXERCISES / "instructor").glob("*.ipynb"))
+INSTRUCTOR = sorted((ROOT / "course" / "instructor").glob("*.ipynb"))
 STUDENT = sorted(EXERCISES.glob("*.ipynb"))
 
 
@@ -107,3 +107,15 @@ def test_notebooks_are_thin_and_without_outputs() -> None:
         assert all(not c.outputs and c.execution_count is None for c in code), path.name
         assert "import stalksim" in code[0].source, path.name
         assert not any("Simulation(" in c.source and "answer" not in c.source for c in code)
+
+
+def test_no_solution_sits_where_learners_browse() -> None:
+    """lab.sh and Binder serve notebooks/: no notebook there holds a solution cell; the
+    instructor notebooks (the solutions) are in course/instructor/, where learners do not look."""
+    served = sorted((ROOT / "notebooks").rglob("*.ipynb"))
+    with_solutions = [p.relative_to(ROOT).as_posix() for p in served
+                      if any("solution" in c.metadata.get("tags", [])
+                             for c in nbformat.read(p, as_version=4).cells)]
+    assert with_solutions == []
+    assert len(INSTRUCTOR) == len(STUDENT) and all(
+        p.parent == ROOT / "course" / "instructor" for p in INSTRUCTOR)

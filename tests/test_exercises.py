@@ -95,7 +95,8 @@ WRONG: dict[str, list[tuple[Any, str]]] = {
     "ex-survive-crash": [(H3 + "    client.delete(job)\n    work(job)\nanswer = handle\n",
                           "only after its work is done"),
                          (H3 + "    try:\n        work(job)\n    finally:\n"
-                          "        client.delete(job)\nanswer = handle\n", "only after"),
+                          "        client.delete(job)\nanswer = handle\n",
+                          "outside any finally or except"),
                          (H3 + "    work(job)\nanswer = handle\n", "TTR runs out")],
     "ex-forgot-delete": [(ex.exercise("ex-forgot-delete").starter, "TTR runs out"),
                          (H3 + "    work(job)\n    client.release(job)\nanswer = handle\n",
@@ -161,6 +162,16 @@ WRONG: dict[str, list[tuple[Any, str]]] = {
          "delete each job")],
 }
 
+#: The lessons' starter cells (notebooks/0*.ipynb, last cell), as answers.
+LESSON_STARTERS: list[tuple[str, Any]] = [
+    ("l1-tubes", ["a", "b", "c"]), ("l2-priority-order", ["A", "B", "C", "D", "E", "F"]),
+    ("l3-crash-vs-hang", {"crash": None, "hang": None}),
+    ("l4-backoff", "def handle(client, job):\n    client.release(job, delay=1)\n"
+                   "answer = handle\n"),
+    ("l5-ttr-choice", 3),
+    ("l7-idempotent", "def handle(client, job, send_email, done):\n    send_email(job.body)\n"
+                      "    client.delete(job)\nanswer = handle\n")]
+
 
 def _answer(value: Any) -> Any:
     return learner(value) if isinstance(value, str) and "answer =" in value else value
@@ -180,7 +191,7 @@ def test_wrong_answer_rejected_with_hint(exercise_id: str, answer: Any, hint: st
     fb = ex.check(exercise_id, _answer(answer))
     assert not fb.ok
     assert fb.wrong and fb.hint, fb
-    assert hint in fb.hint, fb.message
+    assert hint in fb.last_hint, fb.message
     assert "incorrect" not in fb.message.lower()
     assert "Traceback" not in fb.message and "stalksim/" not in fb.message
 
@@ -201,6 +212,15 @@ def test_learner_exception_names_it_and_the_learners_line(exercise_id: str, code
     bad_line = next(line.strip() for line in code.splitlines()
                     if "1 / 0" in line or ".idd" in line or "'all'" in line or "bdy" in line)
     assert f"`{bad_line}`" in fb.wrong
+
+
+@pytest.mark.parametrize("exercise_id", ["l4-backoff", "ex-backoff", "ex-bury-kick",
+                                         "ex-survive-crash", "ex-live-drain", "l7-idempotent"])
+def test_an_answer_that_is_no_function_is_told_so(exercise_id: str) -> None:
+    """Regression: `if bad:` on a Feedback (false unless ok) ran the int 3 as a handle."""
+    fb = ex.check(exercise_id, 3)
+    assert fb.wrong.startswith("the answer must be your function"), fb.wrong
+    assert fb.hints[0].startswith("define a function") and "`def " in fb.hints[-1]
 
 
 def test_learner_error_hint_explains_common_exceptions() -> None:
@@ -229,7 +249,7 @@ def test_endless_loop_in_virtual_time_is_bounded() -> None:
             "        out.append(job.body)\n        client.delete(job)\nanswer = drain\n")
     fb = ex.check("ex-live-drain", learner(code))
     assert not fb.ok and "virtual seconds" in fb.wrong and "never stops" in fb.wrong
-    assert "TimedOutError" in fb.hint
+    assert "TimedOutError" in fb.last_hint
 
 
 def test_consumer_that_retries_for_ever_is_bounded_in_virtual_time() -> None:
@@ -263,7 +283,8 @@ def test_show_and_solution() -> None:
 def test_checks_are_deterministic() -> None:
     a = ex.check("ex-forgot-delete", learner(ex.exercise("ex-forgot-delete").starter))
     b = ex.check("ex-forgot-delete", learner(ex.exercise("ex-forgot-delete").starter))
-    assert a.message == b.message and len(a.trace) == len(b.trace)
+    assert a.at_level(1).message == b.at_level(1).message and a.hints == b.hints
+    assert len(a.trace) == len(b.trace)
 
 
 def test_failed_run_keeps_its_trace() -> None:
@@ -276,7 +297,7 @@ def test_live_check_without_a_server_says_how_to_start_one() -> None:
     client = greenstalk.Client(server.address)
     server.stop()
     fb = ex.check("l6-live", client)
-    assert not fb.ok and "beanstalkd -l 127.0.0.1 -p 11300" in fb.hint
+    assert not fb.ok and "beanstalkd -l 127.0.0.1 -p 11300" in fb.last_hint
     client.close()
 
 

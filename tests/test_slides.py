@@ -32,6 +32,25 @@ def test_each_heading_starts_a_slide(path: Path) -> None:
     assert nb.metadata["rise"]["scroll"] is True  # a long output scrolls, never falls off
 
 
+@pytest.mark.parametrize("path", slides.lessons(), ids=lambda p: p.stem)
+def test_the_import_cell_is_not_a_slide(path: Path) -> None:
+    """RISE's "skip": the cell that only imports is not shown in the slideshow (it is set-up,
+    run before presenting); every other code cell is."""
+    nb = nbformat.read(path, as_version=4)
+    skipped = [c for c in nb.cells if c.metadata["slideshow"]["slide_type"] == "skip"]
+    assert len(skipped) == 1 and "import stalksim" in skipped[0].source
+    assert all(slides.only_imports(c) for c in skipped)
+
+
+def test_only_imports() -> None:
+    code = nbformat.v4.new_code_cell
+    assert slides.only_imports(code("%matplotlib inline\nimport stalksim\nfrom x import y"))
+    assert not slides.only_imports(code("import stalksim\nsim = stalksim.Simulation()"))
+    assert not slides.only_imports(code("from stalksim.tour import Tour\n\nTour()"))
+    assert not slides.only_imports(code("%matplotlib inline"))
+    assert not slides.only_imports(nbformat.v4.new_markdown_cell("import stalksim"))
+
+
 def test_check_notices_a_missing_slide(tmp_path: Path) -> None:
     nb = nbformat.read(slides.lessons()[0], as_version=4)
     del nb.cells[3].metadata["slideshow"]

@@ -40,10 +40,11 @@ LESSONS = ROOT / "notebooks"
 FIRST = "01-jobs-and-tubes.ipynb"
 BINDER = ("https://mybinder.org/v2/gh/stalksim/stalksim/HEAD?labpath=notebooks%2F"
           "06-going-live.ipynb")
-PRELOAD = ["stalksim", "pandas"]
-"""Loaded as the kernel starts. Each lesson's first cell begins with `%matplotlib inline`, which
-hides that cell's import lines from the kernel's import scanner (it parses the cell as plain
-Python), so what those lines import must already be there."""
+PRELOAD = ["stalksim"]
+"""Loaded as the kernel starts (with what it needs: simpy, greenstalk, matplotlib, ipywidgets,
+anywidget). Each lesson's first cell begins with `%matplotlib inline`, which hides that cell's
+import lines from the kernel's import scanner (it parses the cell as plain Python), so what
+those lines import must already be there. No lesson imports pandas (it would cost 5 s here)."""
 
 KERNEL_MODULES = {"IPython", "ipykernel", "pyodide", "pyodide_js", "js", "micropip", "piplite"}
 """Modules the Pyodide kernel itself provides."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, NamedTuple
 
 _GREEN = ("#1b5e20", "#e8f5e9", "#2e7d32")
 _RED = ("#b71c1c", "#ffebee", "#c62828")
@@ -19,6 +19,24 @@ def _md_html(text: str) -> str:
     return "<br>".join(out.split("\n"))
 
 
+class Hint(NamedTuple):
+    """A hint in two levels: the concept and what to look at (shown first), then the recipe
+    (shown when the same exercise is checked wrong again, or on `hint(id, 2)`)."""
+
+    concept: str
+    recipe: str = ""
+    """How to do it; "" when the concept is all there is to say."""
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        return (self.concept, self.recipe) if self.recipe else (self.concept,)
+
+
+def levels(hint: str | Hint) -> tuple[str, ...]:
+    """Every level of a hint, the concept first ("" gives no level)."""
+    return hint.levels if isinstance(hint, Hint) else (hint,) if hint else ()
+
+
 @dataclass
 class Feedback:
     """The result of `check()`: `.ok`, and a message saying what is right, what is wrong, and a
@@ -29,8 +47,37 @@ class Feedback:
     right: str = ""
     wrong: str = ""
     hint: str = ""
+    """The hint shown: `hints[level - 1]`."""
     trace: Any = field(default=None, repr=False)
     """The simulated run behind the verdict (a `stalksim.trace.Trace`), when there was one."""
+    hints: tuple[str, ...] = ()
+    """Every level of the hint: the concept and what to look at, then the recipe."""
+    level: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.hints and self.hint:
+            self.hints = (self.hint,)
+
+    def at_level(self, level: int) -> Feedback:
+        """This feedback showing hint `level` (1: the concept; the last: the recipe)."""
+        if not self.hints:
+            return self
+        level = max(1, min(level, len(self.hints)))
+        return replace(self, hint=self.hints[level - 1], level=level)
+
+    @property
+    def last_hint(self) -> str:
+        """The hint's last level (the recipe), whichever level is shown; "" with no hint."""
+        return self.hints[-1] if self.hints else ""
+
+    @property
+    def more(self) -> str:
+        """How to get the next hint level, when there is one."""
+        if self.ok or self.level >= len(self.hints):
+            return ""
+        return (f"Still stuck? Check again, or run `ex.hint(\"{self.exercise}\", "
+                f"{self.level + 1})` (`stalksim.exercises.hint` in the lessons), for a more "
+                f"detailed hint.")
 
     @property
     def message(self) -> str:
@@ -40,6 +87,7 @@ class Feedback:
             parts.append(f"What is wrong: {self.wrong}")
         if self.hint:
             parts.append(f"Hint: {self.hint}")
+        parts.append(self.more)
         return "\n".join(p for p in parts if p)
 
     def __bool__(self) -> bool:
@@ -62,6 +110,8 @@ class Feedback:
                         f"{_md_html(self.wrong)}</div>")
         if self.hint:
             rows.append(f"<div style='margin-top:4px'><b>Hint:</b> {_md_html(self.hint)}</div>")
+        if self.more:
+            rows.append(f"<div style='margin-top:4px;opacity:.75'>{_md_html(self.more)}</div>")
         return (f"<div class='stalksim-feedback' data-ok='{str(self.ok).lower()}' "
                 f"style='border:2px solid {border};background:{bg};color:{fg};"
                 f"border-radius:6px;padding:8px 12px;margin:4px 0'>{''.join(rows)}</div>")
@@ -127,8 +177,12 @@ def passed(exercise: str, right: str, trace: Any = None) -> Feedback:
     return Feedback(exercise, True, right=right, trace=trace)
 
 
-def failed(exercise: str, wrong: str, hint: str, right: str = "", trace: Any = None) -> Feedback:
-    return Feedback(exercise, False, right=right, wrong=wrong, hint=hint, trace=trace)
+def failed(exercise: str, wrong: str, hint: str | Hint, right: str = "",
+           trace: Any = None) -> Feedback:
+    """A wrong answer's feedback, showing the first level of `hint`."""
+    every = levels(hint)
+    return Feedback(exercise, False, right=right, wrong=wrong, hint=every[0], trace=trace,
+                    hints=every)
 
 
 def kind(value: Any) -> str:
@@ -141,7 +195,9 @@ def as_str_list(exercise: str, answer: Any, example: str) -> list[str] | Feedbac
     if isinstance(answer, str) or not isinstance(answer, Sequence) or not all(
             isinstance(x, str) for x in answer):
         return failed(exercise, f"the answer must be a list of job bodies (strings), not "
-                      f"{kind(answer)}.", f"write it as a list of strings, like {example}.")
+                      f"{kind(answer)}.", Hint("write it as a list of strings: the bodies of "
+                                               "the jobs, in order.",
+                                               f"write it as a list of strings, like {example}."))
     return list(answer)
 
 
@@ -163,8 +219,16 @@ def listing(items: Sequence[Any]) -> str:
     return ", ".join(shown[:-1]) + " and " + shown[-1]
 
 
-def sentences(parts: Sequence[str]) -> str:
-    """Hints joined into one text: duplicates dropped, each after the first capitalised."""
+def _joined(parts: Sequence[str]) -> str:
     unique = list(dict.fromkeys(p for p in parts if p))
     return " ".join(p if i == 0 or not re.match(r"[a-z]+\b", p) else p[:1].upper() + p[1:]
                     for i, p in enumerate(unique))
+
+
+def sentences(parts: Sequence[str | Hint]) -> Hint:
+    """Hints joined into one, level by level: duplicates dropped, each after the first
+    capitalised."""
+    every = [levels(p) for p in parts if p]
+    concept = _joined([lv[0] for lv in every])
+    recipe = _joined([lv[-1] for lv in every])
+    return Hint(concept, recipe if recipe != concept else "")

@@ -9,6 +9,7 @@ restarts with a new connection. Learner errors stop the run and are reported.
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from typing import Any
 import greenstalk
 
 from stalksim.consumer import Steps
+from stalksim.exercises._core import Hint
+from stalksim.exercises._progress import tick
 from stalksim.exercises._sandbox import LearnerError, RunawayCode, guard
 from stalksim.simulation import Simulation
 from stalksim.trace import Record, Trace
@@ -43,10 +46,14 @@ class Run:
     error: LearnerError | None = None
     runaway: str = ""
     stopped: str = "idle"
-    """Why the run ended: "idle" (nothing left to happen), "time" or "events" (the bound)."""
+    """Why the run ended: "idle" (nothing left to happen), "time" or "events" (the bound), or
+    "verdict" (the check had seen enough)."""
     until: float = 0.0
     done: dict[int, list[tuple[float, str]]] = field(default_factory=lambda: defaultdict(list))
     """Job id -> (time, worker) each time its work completed."""
+    after_kill: list[str] = field(default_factory=list)
+    """Commands the learner's code tried after its worker's process was killed (they never
+    reached the server)."""
 
     @property
     def trace(self) -> Trace:
@@ -63,7 +70,7 @@ class Run:
             return f"Your code {self.runaway}: it looks like an endless loop."
         return ""
 
-    def failure_hint(self) -> str:
+    def failure_hint(self) -> Hint | str:
         """What to do about `failure()`."""
         if self.error is not None and self.error.hint:
             return self.error.hint
@@ -123,12 +130,19 @@ class LearnerWorker(Worker):
             self.report.runaway = str(e)
 
 
-def run_bounded(run: Run, until: float, max_events: int = 300_000) -> Run:
-    """Step the simulation until nothing is left, `until` (virtual s) or `max_events`."""
+def run_bounded(run: Run, until: float, max_events: int = 300_000,
+                stop: Callable[[], bool] | None = None, learner: bool = True) -> Run:
+    """Step the simulation until nothing is left, `until` (virtual s), `max_events`, or `stop()`
+    says the verdict is certain (checked after every event). `learner`: the run calls the
+    learner's code, so it is traced and bounded (`guard()`); without it, it runs untraced."""
     env = run.sim.env
     run.until = until
     steps = 0
-    with guard():
+
+    def doing() -> str:
+        return f"simulating, t={env.now:.0f} s"
+
+    with guard() if learner else contextlib.nullcontext():
         try:
             while run.error is None and not run.runaway:
                 t = env.peek()
@@ -143,6 +157,11 @@ def run_bounded(run: Run, until: float, max_events: int = 300_000) -> Run:
                     break
                 env.step()
                 steps += 1
+                if stop is not None and stop():
+                    run.stopped = "verdict"
+                    break
+                if not steps & 1023:
+                    tick(max(steps / max_events, env.now / until), doing)
         except RunawayCode as e:
             run.runaway = str(e)
     return run
@@ -150,13 +169,14 @@ def run_bounded(run: Run, until: float, max_events: int = 300_000) -> Run:
 
 def run_workers(run: Run, handle: Handle | None, names: Iterable[str], *, until: float,
                 service: Service = 0.0, watch: str | list[str] = "default",
-                max_events: int = 300_000, restart_after: float = 1.0) -> Run:
+                max_events: int = 300_000, restart_after: float = 1.0,
+                stop: Callable[[], bool] | None = None) -> Run:
     """Start one worker per name in `run.sim` (each works `service` seconds on a job, then
     calls `handle`, or deletes the job if None) and run the simulation, bounded."""
     for name in names:
         LearnerWorker(run, name, handle, service, watch=watch, restart_after=restart_after
                       ).start(run.sim)
-    return run_bounded(run, until, max_events)
+    return run_bounded(run, until, max_events, stop, learner=handle is not None)
 
 
 def bound_note(run: Run) -> str:

@@ -19,6 +19,8 @@ from typing import Any
 import greenstalk
 
 import stalksim
+from stalksim.exercises._core import Feedback, Hint, failed
+from stalksim.exercises._progress import tick
 
 _PKG = os.path.dirname(os.path.abspath(stalksim.__file__)) + os.sep
 _LIBS = tuple(sorted({os.path.abspath(p) + os.sep for k in ("stdlib", "platstdlib", "purelib",
@@ -57,7 +59,7 @@ class LearnerError(Exception):
         super().__init__(message)
         self.message = message
         self.exc = exc
-        self.hint = hint_for(exc) if exc is not None else ""
+        self.hint: Hint | str = hint_for(exc) if exc is not None else ""
 
 
 @contextmanager
@@ -65,14 +67,19 @@ def guard(max_steps: int = MAX_STEPS, seconds: float = MAX_SECONDS) -> Iterator[
     """Count the bytecode steps the learner's frames run (opcode tracing: a one-line
     `while True: pass` makes no line events); raise RunawayCode past either limit."""
     count = 0
-    deadline = time.monotonic() + seconds
+    start = time.monotonic()
+    deadline = start + seconds
 
     def local(frame: Any, event: str, arg: Any) -> Any:
         nonlocal count
         count += 1
-        if count > max_steps or (count & 4095 == 0 and time.monotonic() > deadline):
-            raise RunawayCode(f"kept running for {time.monotonic() - deadline + seconds:.1f} s "
-                              f"({count:,} steps of your own code)")
+        if count & 4095 == 0 or count > max_steps:
+            now = time.monotonic()
+            if count > max_steps or now > deadline:
+                raise RunawayCode(f"kept running for {now - start:.1f} s ({count:,} steps of "
+                                  f"your own code)")
+            tick((now - start) / seconds, f"your code is running (it is stopped after "
+                                          f"{seconds:g} s)")
         return local
 
     def calls(frame: Any, event: str, arg: Any) -> Any:
@@ -89,21 +96,35 @@ def guard(max_steps: int = MAX_STEPS, seconds: float = MAX_SECONDS) -> Iterator[
         sys.settrace(old)
 
 
-_HINTS: list[tuple[type[BaseException], str]] = [
-    (greenstalk.NotFoundError, "NOT_FOUND: release, bury and touch need a job this "
-     "connection still holds, and it no longer holds that job (it was already deleted, "
-     "released or buried, or its TTR ran out); delete fails only when the job is gone or "
-     "another connection has reserved it."),
-    (greenstalk.DeadlineSoonError, "DEADLINE_SOON: you still hold a job whose TTR is about to "
-     "run out; finish it (delete/release/bury/touch) before reserving another."),
-    (greenstalk.TimedOutError, "TIMED_OUT: reserve(timeout=...) found no job in time; catch "
-     "greenstalk.TimedOutError where an empty queue is normal."),
-    (KeyError, "stats_job() returns a dict with keys such as 'releases', 'reserves', "
-     "'timeouts', 'buries', 'pri', 'ttr' (strings, with dashes: 'time-left')."),
-    (AttributeError, "a greenstalk Job has only `.id` and `.body`; the client has the "
-     "commands (client.delete(job), client.release(job, delay=...), ...)."),
-    (TypeError, "look at the arguments at that line: greenstalk takes keyword arguments "
-     "priority=, delay=, ttr= as ints."),
+_HINTS: list[tuple[type[BaseException], Hint]] = [
+    (greenstalk.NotFoundError, Hint(
+        "NOT_FOUND: release, bury and touch need a job this connection still holds, and it no "
+        "longer holds that job (it was already deleted, released or buried, or its TTR ran "
+        "out); delete fails only when the job is gone or another connection has reserved "
+        "it.")),
+    (greenstalk.DeadlineSoonError, Hint(
+        "DEADLINE_SOON: you still hold a job whose TTR is about to run out; finish it "
+        "(delete/release/bury/touch) before reserving another.")),
+    (greenstalk.TimedOutError, Hint(
+        "TIMED_OUT: a reserve with a timeout found no job in time; where an empty queue is "
+        "normal, your code should expect that error.",
+        "TIMED_OUT: reserve(timeout=...) found no job in time; catch "
+        "greenstalk.TimedOutError where an empty queue is normal.")),
+    (KeyError, Hint(
+        "the job's statistics are a dict whose keys are strings, spelled as beanstalkd "
+        "spells them (with dashes where there are several words).",
+        "stats_job() returns a dict with keys such as 'releases', 'reserves', 'timeouts', "
+        "'buries', 'pri', 'ttr' (strings, with dashes: 'time-left').")),
+    (AttributeError, Hint(
+        "a greenstalk Job has only an id and a body; the commands are methods of the client, "
+        "and they take the job.",
+        "a greenstalk Job has only `.id` and `.body`; the client has the commands "
+        "(client.delete(job), client.release(job, delay=...), ...).")),
+    (TypeError, Hint(
+        "look at the arguments at that line: greenstalk takes its options (priority, delay, "
+        "TTR) as keyword arguments, in whole numbers.",
+        "look at the arguments at that line: greenstalk takes keyword arguments priority=, "
+        "delay=, ttr= as ints.")),
 ]
 
 
@@ -124,7 +145,7 @@ def describe(exc: BaseException, what: str) -> str:
     return f"{what} raised {name}{': ' + text if text else ''}{where}."
 
 
-def hint_for(exc: BaseException) -> str:
+def hint_for(exc: BaseException) -> Hint | str:
     """A general hint for a common exception, or ''."""
     for cls, hint in _HINTS:
         if isinstance(exc, cls):
@@ -154,4 +175,19 @@ def check_callable(fn: Any, name: str, params: int) -> str | None:
         return f"{name} must take exactly {params} arguments"
     except ValueError:
         pass
+    return None
+
+
+def learner_function(ex: str, answer: Any, signature: str) -> Feedback | None:
+    """Why `answer` is not the learner's function `signature` (e.g. "handle(client, job)"),
+    as a Feedback; None if it can be."""
+    name, params = signature.split("(")[0], signature[:-1].split("(")[1].split(", ")
+    problem = check_callable(answer, signature, len(params))
+    if problem:
+        return failed(ex, problem + ".", Hint(
+            f"define a function {name} that takes {', '.join(params[:-1])} and {params[-1]}"
+            f", and make it the answer, as the starter code does." if len(params) > 1 else
+            f"define a function {name} that takes {params[0]}, and make it the answer, as "
+            f"the starter code does.", f"define `def {signature}: ...` and set "
+                                       f"`answer = {name}`."))
     return None

@@ -9,7 +9,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
-from stalksim.exercises._core import Exercise, Feedback, failed, kind, passed, register
+from stalksim.exercises._core import Exercise, Feedback, Hint, failed, kind, passed, register
 from stalksim.exercises._harness import Run, run_workers
 from stalksim.metrics import duplicate_work, waits
 from stalksim.simulation import Simulation
@@ -20,14 +20,18 @@ Z99 = 2.3263  # the standard normal's 99th percentile
 def as_seconds(ex: str, answer: Any, what: str, low: int, high: int) -> int | Feedback:
     if isinstance(answer, bool) or not isinstance(answer, int):
         hint = ("round it up to a whole number of seconds (beanstalkd takes whole seconds)."
-                if isinstance(answer, float) else f"write it like `answer = {low + 9}`.")
+                if isinstance(answer, float) else
+                Hint("write it as a whole number (an int), without quotes.",
+                     f"write it like `answer = {low + 9}`."))
         return failed(ex, f"the answer must be an int ({what}), not {kind(answer)}.", hint)
     if not low <= answer <= high:
         return failed(ex, f"{answer} is out of range: {what} must be from {low} to {high}.",
                       "a TTR is a whole number of seconds, at least 1: start from the "
                       "service times in the instructions." if what == "a TTR" else
-                      "start from how many workers are busy on average (arrival rate times "
-                      "service time) and add workers from there.")
+                      Hint("start from how many workers are busy on average (the instructions "
+                           "give the arrival rate and the service time), and add workers "
+                           "from there.", "start from how many workers are busy on average "
+                           "(arrival rate times service time) and add workers from there."))
     return answer
 
 
@@ -36,9 +40,47 @@ def as_seconds(ex: str, answer: Any, what: str, low: int, high: int) -> int | Fe
 #: The target is 1% (a TTR at the 99th percentile); the extra half point allows for the luck of
 #: the draw in a sample of 2000 jobs (one standard deviation is about 0.2%).
 DUP_LIMIT = 0.015
-HINT_P99 = ("the TTR must be longer than almost every service time, not the typical one: "
-            "compute the 99th percentile, exp(mu + 2.33 * sigma), and round it up to whole "
-            "seconds.")
+HINT_P99 = Hint(
+    "the TTR must be longer than almost every service time, not the typical one: with a long "
+    "tail, a few jobs take many times the median. Look at the tail of the distribution the "
+    "instructions give: the time that 99 jobs in 100 finish within (lesson 5 finds it from "
+    "many draws).",
+    "the TTR must be longer than almost every service time, not the typical one: compute the "
+    "99th percentile, exp(mu + 2.33 * sigma), and round it up to whole seconds.")
+HINT_TOO_LONG = Hint(
+    "a long TTR has a cost: when a worker hangs, its job waits the whole TTR before another "
+    "worker may take it. Aim just above the time that 99 jobs in 100 finish within.",
+    "a long TTR has a cost: when a worker hangs, its job waits the whole TTR before another "
+    "worker may take it. Compute the 99th percentile, exp(mu + 2.33 * sigma), and pick a TTR "
+    "a little above it.")
+
+
+class Redelivered:
+    """The jobs `metrics.duplicate_work` counts (reserved again after their TTR ran out),
+    counted as a run goes: each call reads only the trace events that are new."""
+
+    def __init__(self, raw: list[Any]) -> None:
+        self.raw, self.read = raw, 0
+        self.expired: set[int] = set()
+        self.jobs: set[int] = set()
+        self.taken: set[int] = set()
+        """Jobs reserved at least once."""
+
+    def count(self) -> int:
+        raw = self.raw
+        for i in range(self.read, len(raw)):
+            _, job, _, src, dst, cause, _ = raw[i]
+            if not job or not dst or cause == "touch":
+                continue
+            if dst == "reserved":
+                self.taken.add(job)
+                if job in self.expired:
+                    self.expired.discard(job)
+                    self.jobs.add(job)
+            elif src == "reserved" and cause == "ttr-expired":
+                self.expired.add(job)
+        self.read = len(raw)
+        return len(self.jobs)
 
 
 @dataclass(frozen=True)
@@ -68,11 +110,14 @@ class TtrTask:
         return [[rng.lognormvariate(self.mu, self.sigma) for _ in range(4)]
                 for _ in range(self.jobs)]
 
-    def run(self, ttr: int) -> tuple[float, Run]:
-        """Fraction of jobs reserved again after their TTR expired, with this TTR.
+    def run(self, ttr: int, early: bool = True) -> tuple[float, Run]:
+        """Fraction of jobs reserved again after their TTR expired, with this TTR, and the run.
 
-        Each job's service times are drawn once per job (not in the order workers happen to
-        reserve), so a longer TTR never gives more duplicates."""
+        With `early`, the run stops as soon as that fraction is over DUP_LIMIT
+        (`run.stopped == "verdict"`): it only grows, so the verdict is then certain, and the
+        fraction returned is the one so far. Each job's service times are drawn once per job
+        (not in the order workers happen to reserve), so a longer TTR never gives more
+        duplicates."""
         sim = Simulation(seed=self.seed)
         producer = sim.client()
         for i in range(self.jobs):
@@ -84,10 +129,12 @@ class TtrTask:
             k = attempts[job.body] = attempts.get(job.body, -1) + 1
             return draws[int(job.body.removeprefix("job-"))][min(k, 3)]
 
+        seen = Redelivered(sim.trace.raw)
         # the workers delete each job after its work; NOT_FOUND (the TTR ran out and another
         # worker has it now) is marked in the trace
         run = run_workers(Run(sim), None, [f"w{i}" for i in range(1, self.workers + 1)],
-                          service=service_of, until=20_000, max_events=400_000)
+                          service=service_of, until=20_000, max_events=400_000,
+                          stop=(lambda: seen.count() / self.jobs > DUP_LIMIT) if early else None)
         return len(duplicate_work(run.trace)["jobs"]) / self.jobs, run
 
     def check(self, answer: Any) -> Feedback:
@@ -96,16 +143,17 @@ class TtrTask:
             return ttr
         dup, run = self.run(ttr)
         if dup > DUP_LIMIT:
-            return failed(self.ex, f"with TTR={ttr} s, {dup:.1%} of {self.jobs} jobs were "
-                          f"reserved again after their TTR ran out (at most {DUP_LIMIT:.1%} "
-                          f"may be): their work took longer than the TTR, so the server gave "
-                          f"them to a second worker.", HINT_P99, trace=run.trace)
+            seen = Redelivered(run.trace.raw)
+            dups, taken = seen.count(), len(seen.taken)
+            return failed(self.ex, f"with TTR={ttr} s, {dups} of the first {taken} jobs "
+                          f"the workers took were already reserved again after their TTR ran "
+                          f"out: more than the {DUP_LIMIT:.1%} of all {self.jobs} jobs that "
+                          f"the check accepts, so it stopped there. Their work took longer "
+                          f"than the TTR, so the server gave them to a second worker.",
+                          HINT_P99, trace=run.trace)
         if ttr > self.limit:
             return failed(self.ex, f"TTR={ttr} s is far too long: more than 3 times the 99th "
-                          f"percentile of the service time.", "a long TTR has a cost: when "
-                          "a worker hangs, its job waits the whole TTR before another worker "
-                          "may take it. Compute the 99th percentile, exp(mu + 2.33 * sigma), "
-                          "and pick a TTR a little above it.",
+                          f"percentile of the service time.", HINT_TOO_LONG,
                           right=f"Only {dup:.2%} of jobs were worked twice.", trace=run.trace)
         return passed(self.ex, f"Right: with TTR={ttr} s only {dup:.2%} of {self.jobs} jobs "
                       f"were worked twice, and a hung worker's job comes back within {ttr} s. "
@@ -124,7 +172,9 @@ or a little more, but not absurdly large (at most 3 times the 99th percentile).
 **What the check measures:** it runs {t.jobs} jobs on {t.workers} workers in a seeded
 simulation and counts the jobs reserved again after their TTR ran out (a worker was still
 working on them). With a TTR at the 99th percentile about 1% of jobs are; the check passes up
-to {DUP_LIMIT:.1%}, to allow for the luck of the draw."""
+to {DUP_LIMIT:.1%}, to allow for the luck of the draw. It stops as soon as more than
+{DUP_LIMIT:.1%} of the {t.jobs} jobs have been (the verdict is certain then), and says how many
+of the jobs taken so far."""
 
 
 TTR_SOLUTION = '''import math
@@ -169,15 +219,18 @@ def mean_wait(workers: int, seed: int = 11) -> float:
 
 
 @functools.cache
-def smallest_pool() -> tuple[int, dict[int, float]]:
-    """The smallest pool that meets the target, and the mean wait of each pool tried."""
-    tried: dict[int, float] = {}
+def mean_wait_of(workers: int) -> float:
+    """`mean_wait(workers)`, each pool simulated once per kernel."""
+    return mean_wait(workers)
+
+
+def smallest_pool(upto: int | None = None) -> int:
+    """The smallest pool from RATE * MEAN_SERVICE workers up that meets the target (None: up
+    to any size; else only pools up to `upto` are tried, and `upto + 1` means none of them)."""
     k = math.floor(RATE * MEAN_SERVICE)
-    while True:
-        tried[k] = mean_wait(k)
-        if tried[k] <= TARGET:
-            return k, tried
+    while mean_wait_of(k) > TARGET and (upto is None or k <= upto):
         k += 1
+    return k
 
 
 def check_size(answer: Any) -> Feedback:
@@ -185,30 +238,38 @@ def check_size(answer: Any) -> Feedback:
     k = as_seconds(ex, answer, "a number of workers", 1, 200)
     if isinstance(k, Feedback):
         return k
-    best, tried = smallest_pool()
-    w = tried.get(k) if k in tried else mean_wait(k)
+    w = mean_wait_of(k)
     load = RATE * MEAN_SERVICE
     busy = f"each worker is busy {min(1.0, load / k):.0%} of the time"
     if w > TARGET and k <= load:
         return failed(ex, f"with {k} workers the mean wait was {w:.1f} s (target "
-                      f"{TARGET:g} s); {busy}.", f"the workers must keep up first: jobs arrive "
-                      f"at {RATE:g}/s and take {MEAN_SERVICE:g} s, so {load:g} workers are "
-                      f"busy all the time and with that many or fewer the queue never drains; "
-                      f"add workers until the simulated wait is under {TARGET:g} s.")
+                      f"{TARGET:g} s); {busy}.", Hint(
+                          "the workers must keep up first: with only as many workers as are "
+                          "busy on average (from the arrival rate and the service time), or "
+                          "fewer, the queue never drains. Add workers beyond that until the "
+                          "simulated wait is on target.",
+                          f"the workers must keep up first: jobs arrive at {RATE:g}/s and take "
+                          f"{MEAN_SERVICE:g} s, so {load:g} workers are busy all the time and "
+                          f"with that many or fewer the queue never drains; add workers until "
+                          f"the simulated wait is under {TARGET:g} s."))
     if w > TARGET:
         return failed(ex, f"with {k} workers the mean wait was {w:.1f} s (target "
                       f"{TARGET:g} s); {busy}.", "the workers keep up, but jobs still wait "
                       "whenever all of them are busy at once; add workers one at a time until "
                       f"the simulated wait is under {TARGET:g} s.")
+    # the answer meets the target: is a pool two smaller enough too? (pools are tried from
+    # the smallest up, as far as needed, and each only once)
+    best = smallest_pool(upto=k - 2)
     if k > best + 1:
         return failed(ex, f"{k} workers meet the target (mean wait {w:.2f} s), but a smaller "
                       f"pool meets it too; {busy}.", "you were asked for the smallest pool "
                       "that is enough: every extra worker costs money and sits idle. Take "
                       "workers away one at a time while the wait stays on target.",
                       right=f"{k} workers are enough.")
+    best = smallest_pool()
     return passed(ex, f"Right: with {k} workers the mean wait is {w:.2f} s "
                   f"(target {TARGET:g} s); {best} is the smallest pool that meets it, "
-                  f"{best - 1} gives {tried.get(best - 1, mean_wait(best - 1)):.1f} s.")
+                  f"{best - 1} gives {mean_wait_of(best - 1):.1f} s.")
 
 
 register(Exercise(

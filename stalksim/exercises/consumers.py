@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any
 
 from stalksim.exercises._core import (
     Exercise,
     Feedback,
+    Hint,
     as_number,
     failed,
     kind,
@@ -18,7 +19,7 @@ from stalksim.exercises._core import (
     sentences,
 )
 from stalksim.exercises._harness import Crash, Run, bound_note, by_job, run_workers
-from stalksim.exercises._sandbox import call, check_callable
+from stalksim.exercises._sandbox import LearnerError, call, guard, learner_function
 from stalksim.simulation import Simulation
 from stalksim.trace import replay
 
@@ -57,14 +58,15 @@ def _said(value: Any, right: float) -> str:
     return f"at t={t:g} `w1` still holds the job (it is reserved)"
 
 
-def _story_hint(t: float | None, mistakes: list[tuple[float, str]], otherwise: str) -> str:
+def _story_hint(t: float | None, mistakes: list[tuple[float, str | Hint]],
+                otherwise: str) -> str | Hint:
     """The hint for a known mistake (a time near one of `mistakes`), else `otherwise`."""
     if t is None:
         return "write each time as a number of seconds, e.g. 3.5."
     return next((hint for value, hint in mistakes if _near(t, value)), otherwise)
 
 
-def _crash_hint(c: float | None, hang: float) -> str:
+def _crash_hint(c: float | None, hang: float) -> str | Hint:
     return _story_hint(c, [
         (12 + 30, "a crash does not start a TTR countdown: the TTR started at the reserve, and "
                   "a closed connection returns its jobs at once."),
@@ -73,12 +75,13 @@ def _crash_hint(c: float | None, hang: float) -> str:
         "when the connection closes, the job is ready again at that very moment.")
 
 
-def _hang_hint(h: float | None, crash: float) -> str:
+def _hang_hint(h: float | None, crash: float) -> str | Hint:
     return _story_hint(h, [
         (12 + 30, "the TTR counts from the reserve, not from the moment the worker hung: when "
                   "was the job reserved?"),
-        (30, "the TTR is a duration counted from the reserve, not a time on the clock: add it "
-             "to the time of the reserve."),
+        (30, Hint("the TTR is a duration counted from the reserve, not a time on the clock.",
+                  "the TTR is a duration counted from the reserve, not a time on the clock: add "
+                  "it to the time of the reserve.")),
         (crash, "a hung worker's connection stays open, so the server cannot tell it hung; it "
                 "takes the job back only when the TTR runs out.")],
         "a hung worker is not stuck with the job for ever: the server takes it back when the "
@@ -125,11 +128,36 @@ is ready again in each story. The check runs both stories in a simulation.""",
 
 
 # ---- consumers that crash or forget: handle(client, job, work) --------------------------------
+KILLED = ("the check kills w1's process in the middle of `work(job)`, as `kill -9` would: no "
+          "`finally` and no `except` of yours runs")
+
+
+class KilledClient:
+    """The client a handler gets: once its worker's process is killed (in `work(job)`), no
+    command reaches the server, as none would from a killed process; a handler that runs a
+    `finally` or an `except` on the way out has the commands it tried noted in `after`."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn, self.killed, self.after = conn, False, []
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._conn, name)
+        if not callable(attr):
+            return attr
+
+        def command(*args: Any, **kwargs: Any) -> Any:
+            if self.killed:
+                self.after.append(name)
+                raise Crash()
+            return attr(*args, **kwargs)
+        return command
+
 
 def run_handler(handle: Callable[..., Any], bodies: list[str], *, crash_on: int = 0,
                 ttr: int = 10, service: float = 2.0, until: float = 120.0) -> Run:
-    """Two workers run `handle(client, job, work)` on `bodies`; `w1` crashes inside its
-    `crash_on`-th call of work() (0: never)."""
+    """Two workers run `handle(client, job, work)` on `bodies`; `w1`'s process is killed inside
+    its `crash_on`-th call of work() (0: never). `run.after_kill`: the commands the handler
+    tried after the kill."""
     sim = Simulation(seed=0)
     producer = sim.client()
     for body in bodies:
@@ -138,20 +166,53 @@ def run_handler(handle: Callable[..., Any], bodies: list[str], *, crash_on: int 
     calls = {"w1": 0}
 
     def handle_job(conn: Any, job: Any, name: str) -> None:
+        client = KilledClient(conn)
+
         def work(j: Any) -> None:
             if name == "w1":
                 calls["w1"] += 1
                 if calls["w1"] == crash_on:
+                    client.killed = True
                     raise Crash()
             run.worked(j, name)
 
-        call(handle, conn, job, work, what="Your handle()")
+        try:
+            call(handle, client, job, work, what="Your handle()")
+        except LearnerError:
+            if not client.killed:
+                raise
+        finally:
+            run.after_kill += client.after
+        if client.killed:  # whatever the handler did on the way out, its process is gone
+            raise Crash()
 
     return run_workers(run, handle_job, ["w1", "w2"], service=service, until=until)
 
 
-def judge_handler(ex: str, run: Run, bodies: list[str], hint_lost: str,
-                  hint_twice: str) -> Feedback:
+class WorkFailed(Exception):
+    """The work on a job failed (the process lives on)."""
+
+
+def deletes_failed_work(handle: Callable[..., Any]) -> bool:
+    """Does `handle` delete a job whose `work(job)` raised an exception?"""
+    sim = Simulation(seed=0)
+    sim.client().put("task-0", ttr=10)
+    client = sim.client()
+    job = client.reserve(timeout=0)
+
+    def work(j: Any) -> None:
+        raise WorkFailed("the work failed")
+
+    with guard():
+        try:
+            call(handle, client, job, work, what="Your handle()")
+        except LearnerError:
+            pass
+    return replay(sim.trace, strict=False)[job.id] == "deleted"
+
+
+def judge_handler(ex: str, run: Run, bodies: list[str], hint_lost: Hint,
+                  hint_twice: Hint) -> Feedback:
     """Every job worked exactly once and deleted, or what went wrong."""
     if run.failure():
         return failed(ex, run.failure(), run.failure_hint())
@@ -168,8 +229,8 @@ def judge_handler(ex: str, run: Run, bodies: list[str], hint_lost: str,
         j = lost[0]
         crash = next((r.time for r in trace if r.cause == "crash"), None)
         return failed(ex, f"job {j} (`{body[j]}`) was deleted but its work never finished"
-                      + (f": w1 crashed at t={crash:g} s while working on it." if crash
-                         else "."), hint_lost, right=right, trace=trace)
+                      + (f": w1 crashed at t={crash:g} s while working on it ({KILLED})."
+                         if crash else "."), hint_lost, right=right, trace=trace)
     if twice:
         j, ws = next(iter(twice.items()))
         causes = sorted({r.cause for r in jobs[j] if r.src == "reserved" and r.dst == "ready"})
@@ -188,35 +249,69 @@ def judge_handler(ex: str, run: Run, bodies: list[str], hint_lost: str,
                      else "."), trace=trace)
 
 
-def handler_checker(ex: str, bodies: list[str], crash_on: int, hint_lost: str,
-                    hint_twice: str) -> Callable[[Any], Feedback]:
+def handler_checker(ex: str, bodies: list[str], crash_on: int, hint_lost: Hint,
+                    hint_twice: Hint) -> Callable[[Any], Feedback]:
+    """The check of a `handle(client, job, work)`; with `crash_on`, w1's process is killed,
+    and a handler that deletes a job whose work failed is wrong too."""
     def check(answer: Any) -> Feedback:
-        problem = check_callable(answer, "handle(client, job, work)", 3)
-        if problem:
-            return failed(ex, problem + ".", "define `def handle(client, job, work): ...` and "
-                          "set `answer = handle`.")
+        bad = learner_function(ex, answer, "handle(client, job, work)")
+        if bad is not None:
+            return bad
         run = run_handler(answer, bodies, crash_on=crash_on)
-        return judge_handler(ex, run, bodies, hint_lost, hint_twice)
+        fb = judge_handler(ex, run, bodies, hint_lost, hint_twice)
+        if fb.ok and crash_on and deletes_failed_work(answer):
+            tried = listing(sorted(set(run.after_kill)))
+            return failed(ex, "when `work(job)` fails with an exception while the process "
+                          "lives on, your handle deletes the job anyway: its work never "
+                          "finished, and nobody will do it (lost work). The check tried that "
+                          "once, beside the run with the crash.", HINT_FAILED_WORK,
+                          right="w1's crash lost no job" + (
+                              f": {KILLED}, so the {tried} your code tried on the way out "
+                              f"never reached the server, and the job went back to ready."
+                              if tried
+                              else "."), trace=run.trace)
+        return fb
     return check
 
 
-HINT_LOST = ("delete a job only after its work is done: if the worker dies before the delete, "
-             "the server gives the job to another worker; once deleted, it is gone for good.")
-HINT_TWICE = ("when the work is done, delete the job: a job you do not delete stays reserved "
-              "until its TTR runs out, and then the server hands it to another worker.")
-HINT_RELEASE = ("release gives the job back to be worked again; when the work is done, delete "
-                "the job instead.")
+HINT_LOST = Hint("once a job is deleted, the server forgets it: if the worker dies after the "
+                 "delete, nobody will ever do that job. Look at what your handle does before "
+                 "the work can fail.",
+                 "delete a job only after its work is done: if the worker dies before the "
+                 "delete, the server gives the job to another worker; once deleted, it is gone "
+                 "for good.")
+HINT_TWICE = Hint("a job you do not delete stays reserved until its TTR runs out, and then the "
+                  "server hands it to another worker: follow each kind of job through your "
+                  "handle and see how it ends.",
+                  "when the work is done, delete the job: a job you do not delete stays "
+                  "reserved until its TTR runs out, and then the server hands it to another "
+                  "worker.")
+HINT_RELEASE = Hint("release gives the job back to be worked again: is that what a job whose "
+                    "work is done needs?",
+                    "release gives the job back to be worked again; when the work is done, "
+                    "delete the job instead.")
+HINT_FAILED_WORK = Hint("when the work fails with an exception, the process lives on and runs "
+                        "your `finally` and `except` blocks, and whatever follows an `except` "
+                        "that swallows the error: a delete there throws away a job whose work "
+                        "did not finish. (A killed process runs none of it.)",
+                        "delete only when the work has finished: put the delete after the "
+                        "work, outside any finally or except, so that it runs only when the "
+                        "work succeeded (an exception then leaves the job reserved, and it "
+                        "comes back when its TTR runs out).")
 HANDLE_DOC = """`handle(client, job, work)` is called by a worker after it reserved `job`; `client`
 is the worker's greenstalk client and `work(job)` does the actual work."""
 
 register(Exercise(
     "ex-survive-crash", 3, "A consumer that survives its own crash",
     f"""{HANDLE_DOC} The check runs two workers, `w1` and `w2`, on six jobs (TTR 10 s, 2 s of
-work each); `w1` **crashes** in the middle of its second `work(job)` (its process dies, its
-connection closes) and restarts a second later.
+work each); `w1` **crashes** in the middle of its second `work(job)`: its process is killed, as
+by `kill -9` (no `finally` or `except` of yours runs), its connection closes, and it restarts a
+second later. The check also gives your `handle` one job whose `work(job)` fails with an
+exception while the process lives on.
 
-The starter code loses a job when that happens. **Answer:** a `handle` that loses no job and
-works every job exactly once.""",
+The starter code loses a job when the worker crashes. **Answer:** a `handle` that loses no
+job, neither when its process is killed nor when the work fails, and works every job exactly
+once.""",
     "def handle(client, job, work):\n    client.delete(job)\n    work(job)\n\n\n"
     "answer = handle\n",
     "def handle(client, job, work):\n    work(job)\n    client.delete(job)\n\n\n"
@@ -253,97 +348,3 @@ and by whom? (`feedback.trace` holds the simulated run if you want to look close
                     HINT_TWICE),
     explanation="The email branch never deletes its job. It stays reserved until its TTR runs "
                 "out, and then another worker sends the email again."))
-
-# ---- ex-explain-trace ---------------------------------------------------------------------------
-
-
-def explain_trace_run() -> Simulation:
-    """Three workers, TTR 20: w1 works and releases with a delay, w2 crashes, w3 hangs."""
-    sim = Simulation(seed=0)
-    producer = sim.client()
-    for i in range(1, 7):
-        producer.put(f"job-{i}", ttr=20)
-    w1, w2, w3 = (sim.connect(n) for n in ("w1", "w2", "w3"))
-
-    def script() -> Generator[Any, Any, None]:
-        a = yield w1.reserve()
-        b = yield w2.reserve()
-        c = yield w3.reserve()
-        yield sim.timeout(1)
-        w3.delete(c)
-        d = yield w3.reserve()  # w3 hangs holding d
-        yield sim.timeout(1)
-        w1.delete(a)
-        e = yield w1.reserve()
-        yield sim.timeout(1)
-        w1.release(e, delay=5)
-        yield sim.timeout(1)
-        w2.close()  # w2 crashes holding b
-        del b, d
-        f = yield w1.reserve()
-        yield sim.timeout(2)
-        w1.delete(f)
-
-    sim.process(script())
-    sim.run(until=40)
-    return sim
-
-
-def _trace_table() -> str:
-    rows = [f"| {r.time:g} | {r.job} | {r.src} | {r.dst} | {r.actor or '(server)'} |"
-            for r in explain_trace_run().trace if r.job]
-    return "| time (s) | job | from | to | actor |\n|---|---|---|---|---|\n" + "\n".join(rows)
-
-
-def _why_not(trace: Any, worker: str, role: str) -> str:
-    """Why `worker` does not fit `role` ("crashed" or "hung"), from how its job went back."""
-    back = next(r for r in trace if r.actor == worker and r.src == "reserved"
-                and r.dst in ("ready", "delayed"))
-    if back.cause == "release":
-        return (f"{worker} gave its job back itself, into `delayed`: a release with a delay "
-                f"is a deliberate retry, not a failure.")
-    if role == "crashed":  # the worker's job came back when the TTR ran out
-        return (f"{worker}'s job went back to `ready` exactly 20 s (the TTR) after the reserve; "
-                f"a crashed worker's connection closes, and that gives its job back at once.")
-    return (f"{worker}'s job went back to `ready` long before its 20 s TTR ran out; a hung "
-            f"worker's connection stays open, so the server would have waited for the TTR.")
-
-
-def check_explain(answer: Any) -> Feedback:
-    ex = "ex-explain-trace"
-    names = ["w1", "w2", "w3"]
-    if not isinstance(answer, dict) or set(answer) != {"crashed", "hung"} or not all(
-            v in names for v in answer.values()):
-        return failed(ex, f"the answer must be a dict like {{\"crashed\": \"w?\", \"hung\": "
-                      f"\"w?\"}} naming workers {listing(names)}, not {kind(answer)}.",
-                      "fill in the starter's dict with worker names.")
-    trace = explain_trace_run().trace
-    crashed = next(r.actor for r in trace if r.cause == "connection-closed")
-    hung = next(r.actor for r in trace if r.cause == "ttr-expired")
-    c, h = answer["crashed"], answer["hung"]
-    if (c, h) == (crashed, hung):
-        return passed(ex, f"Right: {crashed} lost its job long before the TTR (its connection "
-                      f"closed: a crash), {hung} lost its job exactly 20 s after reserving it "
-                      f"(the TTR ran out: it hung).")
-    right = " ".join(f"{role} is right." for role, v, t in (("crashed", c, crashed),
-                                                             ("hung", h, hung)) if v == t)
-    bad = [(role, v) for role, v, t in (("crashed", c, crashed), ("hung", h, hung)) if v != t]
-    return failed(ex, " ".join(f"{role}: {v} is not it." for role, v in bad),
-                  sentences([_why_not(trace, v, role) for role, v in bad]), right=right)
-
-
-register(Exercise(
-    "ex-explain-trace", 3, "Read a trace: who crashed, who hung?",
-    f"""Three workers `w1`, `w2`, `w3` share six jobs, all put with `ttr=20`. One worker
-crashed and one hung. Here is the trace of every job transition (the cause column is hidden):
-
-{_trace_table()}
-
-**Answer:** `{{"crashed": "w?", "hung": "w?"}}`. Compare, for each job that went back from
-`reserved`, how long after the reserve it happened, with the TTR.""",
-    'answer = {"crashed": "w?", "hung": "w?"}\n',
-    'answer = {"crashed": "w2", "hung": "w3"}\n',
-    check_explain,
-    explanation="w2's job 2 was back 4 s after the reserve (connection closed: crash). w3's "
-                "job 4 was back exactly 20 s after the reserve (TTR expiry: hang). w1's job "
-                "went to `delayed`: a release with delay."))

@@ -17,14 +17,14 @@ from typing import Any
 
 import greenstalk
 
-from stalksim.exercises._core import Exercise, Feedback, failed, passed, plural, register
+from stalksim.exercises._core import Exercise, Feedback, Hint, failed, passed, plural, register
 from stalksim.exercises._sandbox import (
     LearnerError,
     OutOfVirtualTime,
     RunawayCode,
-    check_callable,
     describe,
     guard,
+    learner_function,
 )
 from stalksim.simulation import Simulation
 
@@ -102,15 +102,27 @@ def _jobs_left(session: Any) -> int:
                                                         "buried"))
 
 
-HINT_TWICE = ("before you send, look whether `job.body` is in `done` already (then this "
-              "email went out before), and after sending add `job.body` to `done`: "
-              "`done` outlives the worker and the server, like a table in your database.")
-HINT_ID = ("the job id is no lasting key: a server that starts empty gives ids from 1 again "
-           "(and a put lost in a crash gives its id away). Key `done` on what the job is "
-           "about: its body.")
-HINT_LEFT = ("delete the job in every case, also when its email went out already: a job you "
-             "do not delete is handed out again and again.")
-HINT_MISSING = "send every email whose job you get, unless `done` says it went out already."
+HINT_TWICE = Hint("beanstalkd delivers a job at least once, not exactly once: a restart can "
+                  "hand out again a job whose work was done. Your handle needs a memory of "
+                  "what it did that outlives the worker and the server: the instructions "
+                  "give it one.",
+                  "before you send, look whether `job.body` is in `done` already (then this "
+                  "email went out before), and after sending add `job.body` to `done`: "
+                  "`done` outlives the worker and the server, like a table in your database.")
+HINT_ID = Hint("the job id is no lasting key: a server that starts empty gives ids from 1 "
+               "again (and a put lost in a crash gives its id away). What stays the same "
+               "whichever server hands the job out?",
+               "the job id is no lasting key: a server that starts empty gives ids from 1 "
+               "again (and a put lost in a crash gives its id away). Key `done` on what the "
+               "job is about: its body.")
+HINT_LEFT = Hint("a job you do not delete is handed out again and again, also one whose email "
+                 "went out already: follow every path through your handle to its end.",
+                 "delete the job in every case, also when its email went out already: a job "
+                 "you do not delete is handed out again and again.")
+HINT_MISSING = Hint("every email must go out once: follow the path of a job that your handle "
+                    "gets for the first time.",
+                    "send every email whose job you get, unless `done` says it went out "
+                    "already.")
 
 
 def judge(out: Outcome, where: str) -> Feedback | None:
@@ -136,10 +148,9 @@ def judge(out: Outcome, where: str) -> Feedback | None:
 
 
 def check(answer: Any) -> Feedback:
-    problem = check_callable(answer, "handle(client, job, send_email, done)", 4)
-    if problem:
-        return failed(EXERCISE, problem + ".", "define `def handle(client, job, send_email, "
-                      "done): ...` and set `answer = handle`.")
+    bad = learner_function(EXERCISE, answer, "handle(client, job, send_email, done)")
+    if bad is not None:
+        return bad
     wrong = judge(run(answer, Simulation(seed=7, binlog=True)), "On the simulator")
     if wrong is not None:
         return wrong

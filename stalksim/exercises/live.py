@@ -16,23 +16,38 @@ from stalksim.client import SimClient
 from stalksim.exercises._core import (
     Exercise,
     Feedback,
+    Hint,
     failed,
     passed,
     plural,
     register,
 )
-from stalksim.exercises._sandbox import LearnerError, OutOfVirtualTime, call, check_callable, guard
+from stalksim.exercises._progress import tick
+from stalksim.exercises._sandbox import (
+    LearnerError,
+    OutOfVirtualTime,
+    call,
+    guard,
+    learner_function,
+)
 from stalksim.live import default_address
 from stalksim.simulation import Simulation, WouldWaitForever
 
-START_BEANSTALKD = (
+START_BEANSTALKD = Hint(
+    "start a beanstalkd first. Debian/Ubuntu: `sudo apt-get install beanstalkd`, then "
+    "`beanstalkd -l 127.0.0.1 -p 11300 &`; macOS: `brew install beanstalkd`, then the same "
+    "command; on Binder, the `start` script already runs one on 127.0.0.1:11300. Then make a "
+    "new client, with that address.",
     "start a beanstalkd first. Debian/Ubuntu: `sudo apt-get install beanstalkd`, then "
     "`beanstalkd -l 127.0.0.1 -p 11300 &`; macOS: `brew install beanstalkd`, then the same "
     "command; on Binder, the `start` script already runs one on 127.0.0.1:11300. Then make a "
     "new client: `greenstalk.Client((\"127.0.0.1\", 11300))`.")
 IN_BROWSER = f"this check needs {_browser.NO_BEANSTALKD}"
-SIM_HINT = ("that's still the simulator: change sim.client() to greenstalk.Client((host, "
-            "port)), e.g. greenstalk.Client((\"127.0.0.1\", 11300)).")
+SIM_HINT = Hint("that's still the simulator: a live server needs a greenstalk client made "
+                "with the server's address (host and port) instead of the simulation's "
+                "client; lesson 6 shows the one line to change.",
+                "that's still the simulator: change sim.client() to greenstalk.Client((host, "
+                "port)), e.g. greenstalk.Client((\"127.0.0.1\", 11300)).")
 
 
 L6_TUBE, L6_PRIORITY = "l6-exercise", 10
@@ -49,6 +64,7 @@ def held_jobs(client: greenstalk.Client, inspector: greenstalk.Client, tube: str
     inspector.delete(newest)
     seen, mine = 0, []
     for jid in range(newest - 1, max(0, newest - 1 - SCAN), -1):
+        tick((newest - jid) / SCAN, "asking the live server about its newest jobs")
         try:
             stats = inspector.stats_job(jid)
         except greenstalk.NotFoundError:
@@ -74,28 +90,36 @@ def judge_live(ex: str, client: greenstalk.Client, where: str) -> Feedback:
         except greenstalk.NotFoundError:
             return failed(ex, f"there is no tube `{L6_TUBE}` on the server: no job was put "
                           f"there (or it was deleted and nobody uses or watches the tube).",
-                          f"with your client: client.use(\"{L6_TUBE}\"), then "
-                          f"client.put(body, priority={L6_PRIORITY}).")
+                          Hint("with your client, use the tube the instructions name and put "
+                               "a job there, with the priority they give.",
+                               f"with your client: client.use(\"{L6_TUBE}\"), then "
+                               f"client.put(body, priority={L6_PRIORITY})."))
         reserved, ready = stats["current-jobs-reserved"], stats["current-jobs-ready"]
         mine = held_jobs(client, inspector, L6_TUBE, reserved) if reserved else []
         pri = {j: inspector.stats_job(j)["pri"] for j in mine}
     if not mine:
         state = (f"{plural(reserved, 'job')} reserved by another connection" if reserved
                  else f"{plural(ready, 'ready job')} and none reserved")
+        mine_no_more = (" A job you reserved and then deleted or released is no longer yours."
+                        if ready or not reserved else "")
         return failed(ex, f"your client holds no job from `{L6_TUBE}` (the tube has {state}).",
-                      f"reserve the job with the client you give as the answer: "
-                      f"client.watch(\"{L6_TUBE}\"), then job = client.reserve(timeout=5); "
-                      f"do not delete it before the check."
-                      + (" A job you reserved and then deleted or released is no longer "
-                         "yours." if ready or not reserved else ""))
+                      Hint("the check looks for a job that your client holds: with the "
+                           "client you give as the answer, watch that tube and reserve the job, "
+                           "and do not delete it before the check." + mine_no_more,
+                           f"reserve the job with the client you give as the answer: "
+                           f"client.watch(\"{L6_TUBE}\"), then job = "
+                           f"client.reserve(timeout=5); do not delete it before the check."
+                           + mine_no_more))
     good = [j for j in mine if pri[j] == L6_PRIORITY]
     if not good:
         held = ", ".join(f"job {j} (priority {pri[j]})" for j in mine)
         return failed(ex, f"your client holds {held} from `{L6_TUBE}`: the priority is not "
                       f"{L6_PRIORITY}.",
-                      f"put the job with priority={L6_PRIORITY}; release the job you hold "
-                      f"first, or delete it.", right="Your client reserved a job from the "
-                      "live server.")
+                      Hint("put the job with the priority the instructions give; release "
+                           "or delete the job you hold first.",
+                           f"put the job with priority={L6_PRIORITY}; release the job you hold "
+                           f"first, or delete it."),
+                      right="Your client reserved a job from the live server.")
     client.delete(good[0])
     return passed(ex, f"Right: your client holds job {good[0]} of `{L6_TUBE}`, priority "
                   f"{L6_PRIORITY}, reserved on {where}; the check deleted it for you.")
@@ -108,7 +132,9 @@ def check_live(answer: Any) -> Feedback:
                       SIM_HINT)
     if not isinstance(answer, greenstalk.Client):
         return failed(ex, f"the answer must be a greenstalk.Client, not "
-                      f"{type(answer).__name__}.", "answer = greenstalk.Client((host, port)).")
+                      f"{type(answer).__name__}.", Hint(
+                          "the answer is a greenstalk client connected to the live server.",
+                          "answer = greenstalk.Client((host, port))."))
     if _browser.in_browser():
         return failed(ex, IN_BROWSER + ".", f"open lesson 6 {_browser.elsewhere()}.")
     try:
@@ -191,8 +217,10 @@ def _drain_sim(drain: Any) -> tuple[Any, _WatchedClient, dict[str, Any]]:
             got = call(drain, client, what="Your drain()")
         except OutOfVirtualTime as e:
             err = LearnerError(f"{e}: your drain() never stops once the tube is empty.")
-            err.hint = ("when reserve(timeout=0) raises greenstalk.TimedOutError, the tube is "
-                        "empty: return then instead of trying again.")
+            err.hint = Hint("an empty tube is the signal to stop: when a reserve finds no "
+                            "job, return what you have instead of trying again.",
+                            "when reserve(timeout=0) raises greenstalk.TimedOutError, the tube "
+                            "is empty: return then instead of trying again.")
             raise err from None
     return got, client, producer.stats_tube("inbox")
 
@@ -222,33 +250,42 @@ def _reachable(address: tuple[str, int]) -> bool:
 
 def check_drain(answer: Any) -> Feedback:
     ex = "ex-live-drain"
-    problem = check_callable(answer, "drain(client)", 1)
-    if problem:
-        return failed(ex, problem + ".", "define `def drain(client): ...` and set "
-                      "`answer = drain`.")
+    bad = learner_function(ex, answer, "drain(client)")
+    if bad is not None:
+        return bad
     try:
         got, client, stats = _drain_sim(answer)
     except LearnerError as e:
         if isinstance(e.exc, WouldWaitForever):
-            return failed(ex, e.message, "reserve() without a timeout waits for ever on an "
-                          "empty tube; use reserve(timeout=0) and stop on "
-                          "greenstalk.TimedOutError.")
+            return failed(ex, e.message, Hint(
+                "a reserve without a timeout waits for ever on an empty tube: ask for a job in "
+                "a way that answers at once when none is ready, and stop then.",
+                "reserve() without a timeout waits for ever on an empty tube; use "
+                "reserve(timeout=0) and stop on greenstalk.TimedOutError."))
         raise
     if client.would_hang:
         return failed(ex, "your drain() calls reserve() without a timeout when the tube is "
                       "empty: the simulator cut it short, but a real beanstalkd would keep "
-                      "it waiting for ever.", "use reserve(timeout=0): it answers TIMED_OUT "
-                      "at once when no job is ready.")
+                      "it waiting for ever.", Hint(
+                          "on a real server a reserve without a timeout never returns from an "
+                          "empty tube: ask for a job in a way that answers at once when none "
+                          "is ready.", "use reserve(timeout=0): it answers TIMED_OUT at once "
+                          "when no job is ready."))
     if not isinstance(got, list) or got != BODIES:
         return failed(ex, f"drain() returned {got!r:.80}, but the tube held "
                       f"{len(BODIES)} ready jobs: it should return all their bodies, in the "
-                      f"order it reserved them.", "append job.body for each job you reserve, "
-                      "and return the list.")
+                      f"order it reserved them.", Hint(
+                          "drain should return what it took: the body of every job it "
+                          "reserved, in order, collected as it goes.",
+                          "append job.body for each job you reserve, and return the list."))
     held = stats["current-jobs-reserved"]
     if held:
         return failed(ex, f"{held} jobs are still reserved after drain(): you did not delete "
-                      f"them.", "delete each job after taking its body; on a live server an "
-                      "undeleted job comes back to someone else when its TTR runs out.",
+                      f"them.", Hint("on a live server a job that is not deleted comes back "
+                                     "to someone else when its TTR runs out.",
+                                     "delete each job after taking its body; on a live server "
+                                     "an undeleted job comes back to someone else when its TTR "
+                                     "runs out."),
                       right="The bodies are right.")
     if _browser.in_browser():
         return passed(ex, f"Right on the simulator. The live half of {IN_BROWSER}: run this "
@@ -257,7 +294,7 @@ def check_drain(answer: Any) -> Feedback:
     if not _reachable(address):
         return passed(ex, f"Right on the simulator. No live beanstalkd answered at "
                       f"{address[0]}:{address[1]}, so the live run was skipped: "
-                      f"{START_BEANSTALKD}")
+                      f"{START_BEANSTALKD.recipe}")
     try:
         live = _drain_live(answer, address)
     except OSError as e:

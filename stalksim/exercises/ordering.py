@@ -12,6 +12,7 @@ import greenstalk
 from stalksim.exercises._core import (
     Exercise,
     Feedback,
+    Hint,
     as_str_list,
     failed,
     kind,
@@ -73,8 +74,12 @@ def _why_not_yet(g: dict[str, Any], gb: str, e: dict[str, Any]) -> str:
             f"earlier) is still ready at that point: equal priorities go by job id")
 
 
+Patterns = Sequence[tuple[Sequence[str], str | Hint]]
+"""Known wrong orders, each with its hint."""
+
+
 def judge_order(exercise: str, d: Drained, answer: Any, example: str,
-                patterns: Sequence[tuple[Sequence[str], str]] = ()) -> Feedback:
+                patterns: Patterns = ()) -> Feedback:
     """Compare a predicted order with the simulated one; explain the first difference without
     naming the job that belongs there (the feedback never gives the order away)."""
     got = as_str_list(exercise, answer, example)
@@ -86,8 +91,9 @@ def judge_order(exercise: str, d: Drained, answer: Any, example: str,
                       f"order.")
     pattern_hint = next((h for p, h in patterns if list(p) == got), "")
     if not got:
-        return failed(exercise, "your list is empty.", f"list the bodies the consumer gets, "
-                      f"in order, like {example}.")
+        return failed(exercise, "your list is empty.", Hint(
+            "list the bodies of the jobs the consumer gets, in the order it gets them.",
+            f"list the bodies the consumer gets, in order, like {example}."))
     unknown = [b for b in got if b not in info]
     if unknown:
         return failed(exercise, f"{listing(unknown)} never went into the server.",
@@ -124,8 +130,7 @@ def judge_order(exercise: str, d: Drained, answer: Any, example: str,
 
 def order_checker(exercise: str, puts: Sequence[Put], watch: Sequence[str], example: str,
                   before: Before | None = None,
-                  patterns: Sequence[tuple[Sequence[str], str]] = ()) -> Callable[[Any],
-                                                                                   Feedback]:
+                  patterns: Patterns = ()) -> Callable[[Any], Feedback]:
     def check(answer: Any) -> Feedback:
         return judge_order(exercise, drain(puts, watch, before), answer, example, patterns)
     return check
@@ -144,7 +149,11 @@ nothing is left for it.""",
     'answer = ["a", "b", "c"]  # replace with your prediction\n',
     'answer = ["b", "c"]\n',
     order_checker("l1-tubes", L1_PUTS, ["orders", "emails"], '["x", "y"]', patterns=[
-        (["a", "b", "c"], "`a` went into `default`, and this consumer ignores `default`."),
+        (["a", "b", "c"], Hint("a consumer gets jobs only from the tubes it watches, and a "
+                               "producer puts each job into the tube it uses at that moment: "
+                               "follow the producer's `use` calls, job by job.",
+                               "`a` went into `default`, and this consumer ignores "
+                               "`default`.")),
         (["c", "b"], "both have priority 1024, so the tie goes to the smaller job id: "
                      "which of the two was put first?")]),
     explanation="`a` stays in `default` for someone else. `b` and `c` have equal priority, so "
@@ -198,7 +207,9 @@ def _release_a_and_b(consumer: Any, info: dict[str, dict[str, Any]]) -> None:
     info["A"]["note"] = ("a released job keeps its job id: it does not go to the back of the "
                          "queue.")
     info["B"]["pri"] = 10
-    info["B"]["note"] = "release(job, priority=...) gives the job that new priority."
+    info["B"]["note"] = Hint("a release can give the job a new priority: which priority does "
+                             "each job have after the releases?",
+                             "release(job, priority=...) gives the job that new priority.")
 
 
 register(Exercise(
@@ -215,8 +226,11 @@ releases `B` with `priority=10`. Then it reserves (and deletes) until nothing is
                       (["C", "D", "A", "B"], "released jobs do not join the back of a line: "
                        "the ready queue is sorted by (priority, job id), and a released job "
                        "keeps its id."),
-                      (["A", "B", "C", "D"], "release(job, priority=10) changes B's priority: "
-                       "which priority does each job have after the releases?")]),
+                      (["A", "B", "C", "D"], Hint(
+                          "a release can change a job's priority: which priority does each "
+                          "job have after the releases?", "release(job, priority=10) changes "
+                          "B's priority: which priority does each job have after the "
+                          "releases?"))]),
     explanation="B now has priority 10 and goes first; A, C and D tie at 50 and go by id, and "
                 "A kept id 1 through its release."))
 
@@ -238,8 +252,11 @@ reserves (and deletes) until nothing is left for it.
                       (["o2", "o1", "e2", "e1"], "beanstalkd does not empty one tube and then "
                        "the next: each reserve takes the most urgent job across every watched "
                        "tube."),
-                      (["d1", "e2", "o2", "o1", "e1"], "`d1` is the most urgent job, but it is "
-                       "in `default`, which this consumer does not watch.")]),
+                      (["d1", "e2", "o2", "o1", "e1"], Hint(
+                          "the most urgent job is not always one this consumer can get: which "
+                          "tubes does it watch, and which tube did each job go into?",
+                          "`d1` is the most urgent job, but it is in `default`, which this "
+                          "consumer does not watch."))]),
     explanation="Across the watched tubes: e2 (10), o2 (50), then o1 and e1 tie at 100 and go "
                 "by job id. d1 waits in default."))
 
@@ -315,11 +332,15 @@ def check_design(answer: Any) -> Feedback:
                      + (" (none this time, by luck of timing)." if not stolen else "."))
     if unread:
         parts.append(f"nobody watches {listing(unread)}: those jobs wait for ever.")
-    hint = ("each job is delivered to one consumer only (a tube is a queue, not a broadcast), "
-            "so a tube should be watched only by the consumers that may handle all its jobs.")
+    hint: str | Hint = ("each job is delivered to one consumer only (a tube is a queue, not a "
+                        "broadcast), so a tube should be watched only by the consumers that "
+                        "may handle all its jobs.")
     if typos:
-        hint = "; ".join(f"no producer puts into `{t}`" + (f" (did you mean `{m[0]}`?)" if m
-                                                           else "") for t, m in typos) + "."
+        hint = Hint("; ".join(f"no producer puts into `{t}`" for t, _ in typos)
+                    + ": compare the spelling with the tube names in the instructions.",
+                    "; ".join(f"no producer puts into `{t}`" + (f" (did you mean `{m[0]}`?)"
+                                                                if m else "")
+                              for t, m in typos) + ".")
     return failed(ex, " ".join(parts), hint,
                   right=f"{15 - stolen - 3 * len(unread)} of 15 jobs reached the right "
                         f"consumer.")

@@ -5,9 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from stalksim.exercises._core import Exercise, Feedback, failed, listing, passed, plural, register
+from stalksim.exercises._core import (
+    Exercise,
+    Feedback,
+    Hint,
+    failed,
+    listing,
+    passed,
+    plural,
+    register,
+)
 from stalksim.exercises._harness import Run, ServiceDown, bound_note, by_job, reserves, run_workers
-from stalksim.exercises._sandbox import call, check_callable, guard
+from stalksim.exercises._sandbox import call, guard, learner_function
 from stalksim.simulation import Simulation
 from stalksim.trace import Record, replay
 
@@ -46,22 +55,14 @@ def run_retries(handle: Callable[..., Any], bodies: list[str], extra: tuple = ()
     return run_workers(run, handle_job, ["w1", "w2"], service=0.5, until=until)
 
 
-def learner_function(ex: str, answer: Any, signature: str, params: int) -> Feedback | None:
-    problem = check_callable(answer, signature, params)
-    if problem:
-        return failed(ex, problem + ".", f"define `def {signature}: ...` and set "
-                      f"`answer = {signature.split('(')[0]}`.")
-    return None
-
-
 # ---- l4-backoff ---------------------------------------------------------------------------------
 L4_BODIES = ["ok-1", "fail", "ok-2", "ok-3", "fail", "ok-4"]
 
 
 def check_l4(answer: Any) -> Feedback:
     ex = "l4-backoff"
-    bad = learner_function(ex, answer, "handle(client, job)", 2)
-    if bad:
+    bad = learner_function(ex, answer, "handle(client, job)")
+    if bad is not None:
         return bad
     run = run_retries(answer, L4_BODIES)
     if run.failure():
@@ -74,15 +75,21 @@ def check_l4(answer: Any) -> Feedback:
                  and final[j] != "deleted"}
     if any(final[j] == "deleted" for j in poison):
         return failed(ex, "you deleted a poison job: it failed, and now nobody can find out "
-                      "why or retry it.", "after the third failed attempt, bury the job "
-                      "(client.bury(job)) so that a human can inspect and kick it later.",
-                      trace=trace)
+                      "why or retry it.", Hint(
+                          "a poison job fails every time, and deleting it throws away the "
+                          "evidence: after a few attempts, set it aside where nobody reserves "
+                          "it but a human can look at it and kick it later.",
+                          "after the third failed attempt, bury the job (client.bury(job)) so "
+                          "that a human can inspect and kick it later."), trace=trace)
     for j in poison:
         if final[j] != "buried":
             return failed(ex, f"poison job {j} was never buried: it was reserved "
                           f"{plural(len(reserves(jobs[j])), 'time')}{bound_note(run)}.",
-                          "read client.stats_job(job)[\"releases\"]: 0 and 1 -> release "
-                          "with a delay, 2 (the third attempt) -> client.bury(job).",
+                          Hint("the server counts how many times each job was released: "
+                               "read that count to tell a job's third attempt from its first "
+                               "two, and set the job aside on the third.",
+                               "read client.stats_job(job)[\"releases\"]: 0 and 1 -> release "
+                               "with a delay, 2 (the third attempt) -> client.bury(job)."),
                           trace=trace)
     if good_left:
         j, state = next(iter(good_left.items()))
@@ -96,13 +103,20 @@ def check_l4(answer: Any) -> Feedback:
         if n != 3:
             when = "too early" if n < 3 else "too late"
             return failed(ex, f"poison job {j} was buried {when}: after {plural(n, 'attempt')}"
-                          f", not 3.", "stats_job(job)[\"releases\"] counts the releases so "
-                          "far: it is 0 on the first attempt, 1 on the second, 2 on the third "
-                          "(the one that should bury).", right=right, trace=trace)
+                          f", not 3.", Hint(
+                              "the release count says how many times the job was released so "
+                              "far, which is not the number of the attempt: what is it on the "
+                              "first attempt?", "stats_job(job)[\"releases\"] counts the "
+                              "releases so far: it is 0 on the first attempt, 1 on the second, "
+                              "2 on the third (the one that should bury)."),
+                          right=right, trace=trace)
         if not increasing(delays):
             return failed(ex, f"poison job {j} was released with delays {fmt(delays)}: "
-                          f"that is not a back-off.", "make each delay bigger than the last, "
-                          "e.g. delay=2 ** releases or 10 * (releases + 1), and never 0.",
+                          f"that is not a back-off.", Hint(
+                              "a back-off waits longer after each failure: let the delay grow "
+                              "with the number of releases so far, and never be zero.",
+                              "make each delay bigger than the last, e.g. delay=2 ** releases "
+                              "or 10 * (releases + 1), and never 0."),
                           right=right + " Poison jobs are buried after 3 attempts.",
                           trace=trace)
     return passed(ex, f"Right: good jobs deleted; each poison job was released with growing "
@@ -147,8 +161,8 @@ MAX_ATTEMPTS = 10
 
 def check_backoff(answer: Any) -> Feedback:
     ex = "ex-backoff"
-    bad = learner_function(ex, answer, "handle(client, job, call_service)", 3)
-    if bad:
+    bad = learner_function(ex, answer, "handle(client, job, call_service)")
+    if bad is not None:
         return bad
     bodies = [f"payment-{i}" for i in range(1, 4)]
     sim_box: list[Simulation] = []
@@ -159,8 +173,11 @@ def check_backoff(answer: Any) -> Feedback:
 
     run = _run_backoff(answer, bodies, call_service, sim_box)
     if run.error is not None and isinstance(run.error.exc, ServiceDown):
-        return failed(ex, run.failure(), "catch it: `except ServiceDown:` then release the "
-                      "job with a delay, so that it is tried again later.")
+        return failed(ex, run.failure(), Hint(
+            "a service that is down is expected here, not a bug: catch that exception in your "
+            "handle and give the job back with a delay, so that it is tried again later.",
+            "catch it: `except ServiceDown:` then release the job with a delay, so that it is "
+            "tried again later."))
     if run.failure():
         return failed(ex, run.failure(), run.failure_hint())
     trace = run.trace
@@ -170,29 +187,40 @@ def check_backoff(answer: Any) -> Feedback:
     buried = [j for j in jobs if final[j] == "buried"]
     if buried:
         return failed(ex, f"you buried {plural(len(buried), 'job')} ({listing(buried)}), but "
-                      f"these jobs are fine: the service was only down for a while.", "bury is "
-                      "for poison jobs that can never succeed; on ServiceDown, release the "
-                      "job with a delay and let it try again later.", trace=trace)
+                      f"these jobs are fine: the service was only down for a while.", Hint(
+                          "bury is for poison jobs that can never succeed; a service that is "
+                          "down for a while calls for giving the job back with a delay, to try "
+                          "again later.", "bury is for poison jobs that can never succeed; on "
+                          "ServiceDown, release the job with a delay and let it try again "
+                          "later."), trace=trace)
     worst = max(attempts, key=lambda j: attempts[j])
     if attempts[worst] > MAX_ATTEMPTS:
         return failed(ex, f"job {worst} was tried {attempts[worst]} times during the "
                       f"{OUTAGE:g} s outage{bound_note(run)}: that hammers a service that "
-                      f"is already down.", "release with a delay that grows each time "
-                      "(e.g. 2 ** releases seconds, from client.stats_job(job)['releases']).",
+                      f"is already down.", Hint(
+                          "a service that is down needs time to come back: wait longer after "
+                          "each failed attempt, counting the attempts with the server's "
+                          "release count.", "release with a delay that grows each time (e.g. "
+                          "2 ** releases seconds, from client.stats_job(job)['releases'])."),
                       trace=trace)
     lost = {j: final[j] for j in jobs if final[j] != "deleted"}
     if lost:
         j, state = next(iter(lost.items()))
         return failed(ex, f"job {j} ended {state}, not done{bound_note(run)}.",
-                      "when call_service(job) returns, the payment is made: delete the job.",
+                      Hint("when the service call returns without an error, the payment is "
+                           "made: the job is done.", "when call_service(job) returns, the "
+                           "payment is made: delete the job."),
                       trace=trace)
     flat = [j for j, ev in jobs.items() if len(release_delays(ev)) > 1
             and not increasing(release_delays(ev))]
     if flat:
         return failed(ex, f"job {flat[0]} was retried after {fmt(release_delays(jobs[flat[0]]))}"
-                      f": the delay does not grow.", "with a fixed delay you either hammer "
-                      "the service (short) or wait too long when it is back (long); double "
-                      "the delay on each release instead.",
+                      f": the delay does not grow.", Hint(
+                          "with a fixed delay you either hammer the service (short) or wait "
+                          "too long when it is back (long): let the delay grow with each "
+                          "release.", "with a fixed delay you either hammer the service "
+                          "(short) or wait too long when it is back (long); double the delay "
+                          "on each release instead."),
                       right=f"All jobs were done, with at most {attempts[worst]} attempts.",
                       trace=trace)
     return passed(ex, f"Right: every payment went through once the service was back, with at "
@@ -262,8 +290,8 @@ def _buried_server() -> tuple[Simulation, Any]:
 
 def check_bury_kick(answer: Any) -> Feedback:
     ex = "ex-bury-kick"
-    bad = learner_function(ex, answer, "recover(client)", 1)
-    if bad:
+    bad = learner_function(ex, answer, "recover(client)")
+    if bad is not None:
         return bad
     sim, client = _buried_server()
     with guard():
@@ -280,23 +308,33 @@ def check_bury_kick(answer: Any) -> Feedback:
     if sum(orders[f"current-jobs-{s}"] for s in ("ready", "reserved", "delayed", "buried")
            ) < 3:
         return failed(ex, "buried orders were deleted: the customers' orders are gone.",
-                      "kick them back to ready (client.kick(n) or client.kick_job(id)); "
-                      "the fixed workers will handle them.")
+                      Hint("buried jobs are not lost: kicking puts them back to ready, where "
+                           "the fixed workers will find them; a delete throws them away.",
+                           "kick them back to ready (client.kick(n) or client.kick_job(id)); "
+                           "the fixed workers will handle them."))
     if kicked == 0:
-        hint = ("kick works on the tube the client *uses* (like put), not on the watched "
-                "tubes: make the client use the tube whose jobs you want to kick, then kick."
-                if client.using() != "orders" else
-                "client.kick(bound) moves up to `bound` buried jobs of the used tube to ready.")
+        hint = (Hint("kick works on the tube the client *uses* (like put), not on the watched "
+                     "tubes: which tube does your client use when it kicks?",
+                     "kick works on the tube the client *uses* (like put), not on the watched "
+                     "tubes: make the client use the tube whose jobs you want to kick, then "
+                     "kick.") if client.using() != "orders" else
+                Hint("kick moves at most as many buried jobs as its bound, from the tube in "
+                     "use.", "client.kick(bound) moves up to `bound` buried jobs of the used "
+                     "tube to ready."))
         return failed(ex, f"all 3 buried orders are still buried (the client uses "
                       f"`{client.using()}`).", hint)
     if o_buried:
-        return failed(ex, f"{o_buried} of the 3 buried orders are still buried.", "kick(bound) "
-                      "kicks at most `bound` jobs: kick(3), or a bigger bound, gets them all.",
+        return failed(ex, f"{o_buried} of the 3 buried orders are still buried.", Hint(
+                          "kick moves at most as many jobs as its bound: how many are buried?",
+                          "kick(bound) kicks at most `bound` jobs: kick(3), or a bigger bound, "
+                          "gets them all."),
                       right=f"{kicked} kicked from the right tube.")
     if o_ready < 3:
         return failed(ex, f"the kicked orders are not waiting for the workers: only {o_ready} "
-                      f"of 3 are ready (did recover() reserve them?).", "recover() should only "
-                      "kick; the fixed workers will reserve the jobs.")
+                      f"of 3 are ready (did recover() reserve them?).", Hint(
+                          "your function should only kick; the fixed workers will reserve the "
+                          "jobs.", "recover() should only kick; the fixed workers will reserve "
+                          "the jobs."))
     return passed(ex, "Right: the 3 buried orders are ready again and the broken emails stay "
                   "buried.")
 
