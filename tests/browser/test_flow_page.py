@@ -254,4 +254,8 @@ def test_a_label_names_the_job_that_moved_when_others_move_at_the_same_instant(
     assert label["job"] == "3"
     # over the leg between the ready lane's right end and worker-1's box, not over the lane
     assert label["lane"][0] + label["lane"][2] < label["x0"] < label["worker"][0] + 40
+    for width in (1024, 1366):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.locator("svg[data-panel=fork]").screenshot(
+            path=str(ARTIFACTS / f"fork-label-job-3-{width}.png"))
     assert not page.stalk_page_errors
