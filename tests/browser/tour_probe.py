@@ -35,16 +35,24 @@ JS_TOUR_FIRST_FRAME = """
 }
 """
 
-# Every token's transform (and display) now, and after `ms` of wall time.
+# Every token's transform (and display) and the clock now, then at each animation frame until
+# one of them changes or `ms` of wall time have passed (the tour plays its first step as it
+# opens; on a busy machine its frames come late, so the watch is long and ends at the change).
 JS_TOKENS_MOVE = """
 async (ms) => {
   const root = document.querySelector('.fv-tour');
   const snap = () => [...root.querySelectorAll('.fv-token')]
     .map((g) => `${g.dataset.job}:${g.getAttribute('display')}:${g.getAttribute('transform')}`);
-  const before = snap();
-  await new Promise((r) => setTimeout(r, ms));
-  const after = snap();
-  return { before, after, moved: after.filter((s, i) => s !== before[i]).length };
+  const clock = () => root.querySelector('.fv-time').textContent;
+  const before = snap(), t0 = clock(), start = performance.now();
+  let after = before;
+  while (performance.now() - start < ms) {
+    await new Promise((r) => requestAnimationFrame(() => r()));
+    after = snap();
+    if (after.some((s, i) => s !== before[i]) || clock() !== t0) break;
+  }
+  return { before, after, moved: after.filter((s, i) => s !== before[i]).length,
+           clock: [t0, clock()], waited_ms: performance.now() - start };
 }
 """
 
